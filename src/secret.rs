@@ -1,0 +1,203 @@
+//! The site's encryption secret.
+
+use alloc::boxed::Box;
+use core::fmt;
+
+use hmac::{Hmac, KeyInit, Mac};
+use rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::error::{Error, Result};
+
+/// Longest secret text accepted, in bytes.
+pub const MAX_SECRET_LEN: usize = 250;
+
+/// The label the fingerprint HMAC is computed over.
+const FINGERPRINT_LABEL: &[u8] = b"fwtoken/v1/fingerprint";
+
+/// A site's encryption secret (or a CDN key), exactly as an administrator copies it.
+///
+/// The text is zeroized on drop, never shown by `Debug` (which prints the
+/// [fingerprint](Secret::fingerprint) only), has no `Display`, and compares in constant
+/// time. [`Secret::expose_text`] is the one way to read it.
+///
+/// ```
+/// use fwtoken::Secret;
+/// let s = Secret::from_text("correct horse battery staple")?;
+/// assert_eq!(s.fingerprint().to_string().len(), 8);
+/// assert!(!format!("{s:?}").contains("horse"));
+/// # Ok::<(), fwtoken::Error>(())
+/// ```
+#[derive(Clone, ZeroizeOnDrop)]
+pub struct Secret {
+    text: Box<str>,
+    #[zeroize(skip)]
+    fingerprint: Fingerprint,
+}
+
+impl Secret {
+    /// Accepts the secret text: 1 to 250 bytes, no control characters, no leading or
+    /// trailing whitespace. The error names the rule that failed, never the text.
+    pub fn from_text(text: &str) -> Result<Self> {
+        if text.is_empty() {
+            return Err(Error::InvalidSecret("empty"));
+        }
+        if text.len() > MAX_SECRET_LEN {
+            return Err(Error::InvalidSecret("longer than 250 bytes"));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(Error::InvalidSecret("contains a control character"));
+        }
+        let starts_ws = text.chars().next().is_some_and(char::is_whitespace);
+        let ends_ws = text.chars().next_back().is_some_and(char::is_whitespace);
+        if starts_ws || ends_ws {
+            return Err(Error::InvalidSecret("leading or trailing whitespace"));
+        }
+        Ok(Self::new_unchecked(text.into()))
+    }
+
+    fn new_unchecked(text: Box<str>) -> Self {
+        let fingerprint = Fingerprint::of(text.as_bytes());
+        Self { text, fingerprint }
+    }
+
+    /// 32 random bytes written as 64 lowercase hex characters (what
+    /// `openssl rand -hex 32` prints), so a generated secret is also valid text.
+    pub fn generate(rng: &mut impl CryptoRng) -> Self {
+        let mut raw = [0u8; 32];
+        rng.fill_bytes(&mut raw);
+        let mut hex = [0u8; 64];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(raw.iter()) {
+            pair.copy_from_slice(&hex_byte(*byte));
+        }
+        let text: Box<str> = core::str::from_utf8(&hex).unwrap_or_default().into();
+        raw.zeroize();
+        hex.zeroize();
+        Self::new_unchecked(text)
+    }
+
+    /// A short, stable, non-secret identifier: the first 4 bytes of
+    /// HMAC-SHA256(key = secret, `fwtoken/v1/fingerprint`).
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
+    }
+
+    /// True for secrets under 16 bytes or made of one repeated character.
+    pub fn is_weak(&self) -> bool {
+        let mut chars = self.text.chars();
+        let first = chars.next();
+        self.text.len() < 16 || chars.all(|c| Some(c) == first)
+    }
+
+    /// The secret text. Named explicitly so every use is easy to find in review.
+    pub fn expose_text(&self) -> &str {
+        &self.text
+    }
+
+    /// The secret's bytes (its UTF-8 text).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.text.as_bytes()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Secret").field("fingerprint", &self.fingerprint).finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Secret {
+    /// Constant time: compares SHA-256 digests of both texts, so neither length nor
+    /// content leaks through timing.
+    fn eq(&self, other: &Self) -> bool {
+        let mut a: [u8; 32] = Sha256::digest(self.bytes()).into();
+        let mut b: [u8; 32] = Sha256::digest(other.bytes()).into();
+        let eq = bool::from(a.ct_eq(&b));
+        a.zeroize();
+        b.zeroize();
+        eq
+    }
+}
+
+impl Eq for Secret {}
+
+/// The non-secret identifier of a [`Secret`]; `Display` gives 8 lowercase hex characters.
+/// It is also the key id written into every sealed token.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u8; 4]);
+
+impl Fingerprint {
+    fn of(secret: &[u8]) -> Self {
+        let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(secret) else {
+            return Self([0; 4]);
+        };
+        mac.update(FINGERPRINT_LABEL);
+        let tag: [u8; 32] = mac.finalize().into_bytes().into();
+        let [a, b, c, d, ..] = tag;
+        Self([a, b, c, d])
+    }
+
+    /// The 4 bytes.
+    pub const fn to_bytes(self) -> [u8; 4] {
+        self.0
+    }
+
+    /// From the 4 bytes (as read from a token header).
+    pub const fn from_bytes(b: [u8; 4]) -> Self {
+        Self(b)
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+fn hex_byte(b: u8) -> [u8; 2] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+    let lo = HEX.get(usize::from(b & 0x0f)).copied().unwrap_or(b'0');
+    [hi, lo]
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn rules_are_named_and_never_echo() {
+        for (text, rule) in [
+            ("", "empty"),
+            (" abc", "leading or trailing whitespace"),
+            ("abc\t", "contains a control character"),
+            ("abc ", "leading or trailing whitespace"),
+            ("a\u{7f}b", "contains a control character"),
+        ] {
+            let err = Secret::from_text(text).unwrap_err();
+            assert_eq!(err, Error::InvalidSecret(rule));
+        }
+        let long = "x".repeat(251);
+        assert_eq!(Secret::from_text(&long).unwrap_err(), Error::InvalidSecret("longer than 250 bytes"));
+        assert!(Secret::from_text(&"x".repeat(250)).is_ok());
+    }
+
+    #[test]
+    fn weak() {
+        assert!(Secret::from_text("short").unwrap().is_weak());
+        assert!(Secret::from_text(&"a".repeat(40)).unwrap().is_weak());
+        assert!(!Secret::from_text("0123456789abcdef").unwrap().is_weak());
+    }
+}
