@@ -25,6 +25,7 @@ const fn strict(pad: bool) -> GeneralPurposeConfig {
 pub(crate) const URL_NOPAD: GeneralPurpose =
     GeneralPurpose::new(&base64::alphabet::URL_SAFE, strict(false));
 /// base64url with canonical padding (Fernet).
+#[allow(dead_code)] // used by the fernet module
 pub(crate) const URL_PAD: GeneralPurpose =
     GeneralPurpose::new(&base64::alphabet::URL_SAFE, strict(true));
 /// Standard alphabet with canonical padding (FotoWeb login tokens).

@@ -27,13 +27,13 @@ pub enum Error {
     #[error("token was made for another purpose")]
     WrongPurpose,
     /// The token's validity ended (leeway included) at the given time.
-    #[error("token expired at {expired_at}")]
+    #[error("token expired at {}", crate::timeutil::rfc3339(*expired_at))]
     Expired {
         /// The token's own expiry (without leeway).
         expired_at: OffsetDateTime,
     },
     /// The token is not valid before the given time (leeway included).
-    #[error("token not valid before {not_before}")]
+    #[error("token not valid before {}", crate::timeutil::rfc3339(*not_before))]
     NotYetValid {
         /// The token's own start (without leeway).
         not_before: OffsetDateTime,

@@ -1,0 +1,63 @@
+//! `fwtoken`: issue and verify fwtoken tokens from the command line.
+//!
+//! Secrets come from the environment, never the command line: `FWTOKEN_SECRET` (primary)
+//! and `FWTOKEN_BACKUP_SECRET` (optional). Exit codes: 0 success, 1 the token or input
+//! was refused (one line on stderr), 2 usage or configuration error.
+//!
+//! ```text
+//! cargo run --example fwtoken -- secret generate
+//! FWTOKEN_SECRET=... cargo run --example fwtoken -- login issue --user alice --url https://dam.example.com/fotoweb/
+//! FWTOKEN_SECRET=... cargo run --example fwtoken -- login verify <TOKEN> --deny-user owner
+//! ```
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, missing_docs)]
+
+mod common;
+mod login;
+mod secret;
+
+use std::process::ExitCode;
+
+use common::{CliError, CliResult, usage};
+
+const HELP: &str = "\
+usage: fwtoken <group> <command> [options]
+
+  secret generate                      print a new secret (64 lowercase hex characters)
+  secret fingerprint                   print the fingerprint of FWTOKEN_SECRET
+  login issue --user NAME [--widgets] [--valid-for D] [--start-offset D] [--now T] [--sealed] [--url BASE]
+  login verify TOKEN [--now T] [--leeway D] [--max-lifetime D] [--deny-user NAME]...
+
+Secrets: FWTOKEN_SECRET, FWTOKEN_BACKUP_SECRET (environment only).
+Durations: ISO 8601 (PT30M) or short forms (30m, 1h, 45s). T: RFC 3339.
+Exit codes: 0 ok, 1 refused, 2 usage or configuration error.";
+
+fn run(args: &[String]) -> CliResult {
+    let (group, rest) = match args {
+        [g, rest @ ..] => (g.as_str(), rest),
+        [] => return usage(HELP),
+    };
+    match group {
+        "secret" => secret::run(rest),
+        "login" => login::run(rest),
+        "help" | "--help" | "-h" => {
+            println!("{HELP}");
+            Ok(())
+        }
+        other => usage(format!("unknown command group {other:?}\n{HELP}")),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Refused(msg)) => {
+            eprintln!("refused: {msg}");
+            ExitCode::from(1)
+        }
+        Err(CliError::Usage(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
