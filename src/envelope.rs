@@ -42,7 +42,6 @@ pub(crate) const MAX_PLAINTEXT: usize = (MAX_RAW - OVERHEAD) / BLOCK * BLOCK - 1
 pub(crate) enum IvMode<'r, R: CryptoRng> {
     /// From the caller's random generator.
     Random(&'r mut R),
-    #[allow(dead_code)] // used by cache links
     /// Synthetic: the first 16 bytes of HMAC(siv key, header || context || len(context) || plaintext).
     Deterministic,
 }
@@ -96,8 +95,12 @@ pub(crate) fn seal<R: CryptoRng>(
             IvMode::Deterministic => synthetic_iv(keys, head, context, plaintext),
         };
         iv_out.copy_from_slice(&iv);
-        let ct_out = rest.get_mut(..ct_len).ok_or(Error::TooLong { max: MAX_PLAINTEXT })?;
-        let pt_dst = ct_out.get_mut(..plaintext.len()).ok_or(Error::TooLong { max: MAX_PLAINTEXT })?;
+        let ct_out = rest
+            .get_mut(..ct_len)
+            .ok_or(Error::TooLong { max: MAX_PLAINTEXT })?;
+        let pt_dst = ct_out
+            .get_mut(..plaintext.len())
+            .ok_or(Error::TooLong { max: MAX_PLAINTEXT })?;
         pt_dst.copy_from_slice(plaintext);
         cbc::Encryptor::<Aes256>::inner_iv_init(keys.aes.clone(), &iv.into())
             .encrypt_padded::<Pkcs7>(ct_out, plaintext.len())
@@ -127,12 +130,14 @@ pub(crate) fn open<T>(
     parse: impl FnOnce(&Opened<'_>) -> Result<T>,
 ) -> Result<Verified<T>> {
     if token.len() > MAX_TOKEN_CHARS {
-        return Err(Error::TooLong { max: MAX_TOKEN_CHARS });
+        return Err(Error::TooLong {
+            max: MAX_TOKEN_CHARS,
+        });
     }
     let mut buf = [0u8; MAX_RAW];
     let n = b64::decode_into(&b64::URL_NOPAD, token.as_bytes(), &mut buf)?;
     let raw = buf.get_mut(..n).ok_or(Error::Malformed("invalid base64"))?;
-    if raw.len() < OVERHEAD + BLOCK || (raw.len() - OVERHEAD) % BLOCK != 0 {
+    if raw.len() < OVERHEAD + BLOCK || !(raw.len() - OVERHEAD).is_multiple_of(BLOCK) {
         return Err(Error::Malformed("wrong length"));
     }
     let header = read_header(raw)?;
@@ -144,7 +149,9 @@ pub(crate) fn open<T>(
     }
     let mac_len = raw.len() - TAG_LEN;
     let (signed, tag_in) = raw.split_at_mut(mac_len);
-    let tag_in: &[u8; TAG_LEN] = (&*tag_in).try_into().map_err(|_| Error::Malformed("wrong length"))?;
+    let tag_in: &[u8; TAG_LEN] = (&*tag_in)
+        .try_into()
+        .map_err(|_| Error::Malformed("wrong length"))?;
     let (slot, key) = select_key(ring, purpose, header.key_id, signed, context, tag_in)?;
     if header.issued_at > MAX_UNIX || header.expires_at > MAX_UNIX {
         return Err(Error::InvalidTime("timestamp out of range"));
@@ -156,13 +163,19 @@ pub(crate) fn open<T>(
     timeutil::check_window(now, header.issued_at, expires, leeway)?;
     let (_, iv_ct) = signed.split_at_mut(HEADER_LEN);
     let (iv, ct) = iv_ct.split_at_mut(IV_LEN);
-    let iv: [u8; IV_LEN] = (&*iv).try_into().map_err(|_| Error::Malformed("wrong length"))?;
+    let iv: [u8; IV_LEN] = (&*iv)
+        .try_into()
+        .map_err(|_| Error::Malformed("wrong length"))?;
     let keys = key.purpose(purpose);
     let pt = cbc::Decryptor::<Aes256>::inner_iv_init(keys.aes.clone(), &iv.into())
         .decrypt_padded::<Pkcs7>(ct)
         // The tag verified, so bad padding means a faulty sealer: still one opaque error.
         .map_err(|_| Error::InvalidSignature)?;
-    let opened = Opened { issued_at: header.issued_at, expires_at: header.expires_at, plaintext: pt };
+    let opened = Opened {
+        issued_at: header.issued_at,
+        expires_at: header.expires_at,
+        plaintext: pt,
+    };
     let result = parse(&opened);
     zeroize::Zeroize::zeroize(&mut buf);
     result.map(|v| Verified::new(v, slot))
@@ -198,7 +211,12 @@ fn tag(keys: &PurposeKeys, signed: &[u8], context: &[u8]) -> [u8; TAG_LEN] {
     mac.finalize().into_bytes().into()
 }
 
-fn synthetic_iv(keys: &PurposeKeys, header: &[u8], context: &[u8], plaintext: &[u8]) -> [u8; IV_LEN] {
+fn synthetic_iv(
+    keys: &PurposeKeys,
+    header: &[u8],
+    context: &[u8],
+    plaintext: &[u8],
+) -> [u8; IV_LEN] {
     let mut mac = keys.siv.clone();
     mac.update(header);
     mac.update(context);
@@ -237,8 +255,30 @@ fn read_header(raw: &[u8]) -> Result<Header> {
         .get(..HEADER_LEN)
         .and_then(|s| s.try_into().ok())
         .ok_or(Error::Malformed("wrong length"))?;
-    let [version, purpose, k0, k1, k2, k3, i0, i1, i2, i3, i4, i5, i6, i7, e0, e1, e2, e3, e4, e5, e6, e7] =
-        *h;
+    let [
+        version,
+        purpose,
+        k0,
+        k1,
+        k2,
+        k3,
+        i0,
+        i1,
+        i2,
+        i3,
+        i4,
+        i5,
+        i6,
+        i7,
+        e0,
+        e1,
+        e2,
+        e3,
+        e4,
+        e5,
+        e6,
+        e7,
+    ] = *h;
     Ok(Header {
         version,
         purpose,
@@ -274,7 +314,12 @@ impl rand_core::TryCryptoRng for FixedIv {}
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )]
     use super::*;
     use crate::secret::Secret;
 
@@ -297,7 +342,10 @@ mod tests {
     }
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     fn purpose(s: &str) -> Purpose {
@@ -306,7 +354,8 @@ mod tests {
 
     #[test]
     fn known_answer_vectors() {
-        let file: File = serde_json::from_str(include_str!("../tests/vectors/envelope-v1.json")).unwrap();
+        let file: File =
+            serde_json::from_str(include_str!("../tests/vectors/envelope-v1.json")).unwrap();
         let secret = Secret::from_text(&file.secret).unwrap();
         assert_eq!(secret.fingerprint().to_string(), file.fingerprint);
         let ring = KeyRing::new(secret);
@@ -314,9 +363,16 @@ mod tests {
             let p = purpose(&v.purpose);
             let pt = hex(&v.plaintext_hex);
             let ctx = hex(&v.context_hex);
-            let times = Times { issued_at: v.issued_at, expires_at: v.expires_at };
+            let times = Times {
+                issued_at: v.issued_at,
+                expires_at: v.expires_at,
+            };
             let mut fixed = FixedIv(hex(&v.iv_hex).try_into().unwrap());
-            let mode = if v.iv_mode == "random" { IvMode::Random(&mut fixed) } else { IvMode::Deterministic };
+            let mode = if v.iv_mode == "random" {
+                IvMode::Random(&mut fixed)
+            } else {
+                IvMode::Deterministic
+            };
             let token = seal(&ring, p, times, &pt, &ctx, mode).unwrap();
             assert_eq!(token, v.token, "{}", v.purpose);
             let now = v.issued_at.max(1);
@@ -339,28 +395,78 @@ mod tests {
     #[test]
     fn max_plaintext_fits_the_cap() {
         let ring = KeyRing::new(Secret::from_text("a secret for the size test").unwrap());
-        let times = Times { issued_at: 1, expires_at: 0 };
+        let times = Times {
+            issued_at: 1,
+            expires_at: 0,
+        };
         let pt = vec![7u8; MAX_PLAINTEXT];
-        let token = seal::<FixedIv>(&ring, Purpose::Api, times, &pt, b"", IvMode::Deterministic).unwrap();
+        let token =
+            seal::<FixedIv>(&ring, Purpose::Api, times, &pt, b"", IvMode::Deterministic).unwrap();
         assert!(token.len() <= MAX_TOKEN_CHARS, "{}", token.len());
-        let back = open(&ring, Purpose::Api, &token, 2, 0, b"", |o| Ok(o.plaintext.len())).unwrap();
+        let back = open(&ring, Purpose::Api, &token, 2, 0, b"", |o| {
+            Ok(o.plaintext.len())
+        })
+        .unwrap();
         assert_eq!(*back, MAX_PLAINTEXT);
         let too_big = vec![7u8; MAX_PLAINTEXT + 1];
-        let err = seal::<FixedIv>(&ring, Purpose::Api, times, &too_big, b"", IvMode::Deterministic).unwrap_err();
+        let err = seal::<FixedIv>(
+            &ring,
+            Purpose::Api,
+            times,
+            &too_big,
+            b"",
+            IvMode::Deterministic,
+        )
+        .unwrap_err();
         assert_eq!(err, Error::TooLong { max: MAX_PLAINTEXT });
     }
 
     #[test]
     fn context_is_bound() {
         let ring = KeyRing::new(Secret::from_text("a secret for the context test").unwrap());
-        let times = Times { issued_at: 1, expires_at: 0 };
-        let token = seal::<FixedIv>(&ring, Purpose::ImageId, times, b"img", b"device-a", IvMode::Deterministic).unwrap();
-        assert!(open(&ring, Purpose::ImageId, &token, 2, 0, b"device-a", |_| Ok(())).is_ok());
-        let err = open(&ring, Purpose::ImageId, &token, 2, 0, b"device-b", |_| Ok(())).unwrap_err();
+        let times = Times {
+            issued_at: 1,
+            expires_at: 0,
+        };
+        let token = seal::<FixedIv>(
+            &ring,
+            Purpose::ImageId,
+            times,
+            b"img",
+            b"device-a",
+            IvMode::Deterministic,
+        )
+        .unwrap();
+        assert!(
+            open(&ring, Purpose::ImageId, &token, 2, 0, b"device-a", |_| Ok(
+                ()
+            ))
+            .is_ok()
+        );
+        let err = open(&ring, Purpose::ImageId, &token, 2, 0, b"device-b", |_| {
+            Ok(())
+        })
+        .unwrap_err();
         assert_eq!(err, Error::InvalidSignature);
         // Moving bytes between context and plaintext changes the synthetic IV.
-        let a = seal::<FixedIv>(&ring, Purpose::Cache, times, b"bc", b"a", IvMode::Deterministic).unwrap();
-        let b = seal::<FixedIv>(&ring, Purpose::Cache, times, b"c", b"ab", IvMode::Deterministic).unwrap();
+        let a = seal::<FixedIv>(
+            &ring,
+            Purpose::Cache,
+            times,
+            b"bc",
+            b"a",
+            IvMode::Deterministic,
+        )
+        .unwrap();
+        let b = seal::<FixedIv>(
+            &ring,
+            Purpose::Cache,
+            times,
+            b"c",
+            b"ab",
+            IvMode::Deterministic,
+        )
+        .unwrap();
         assert_ne!(a[38..60], b[38..60]);
     }
 
@@ -368,12 +474,24 @@ mod tests {
     fn hostile_times_are_errors() {
         let ring = KeyRing::new(Secret::from_text("a secret for the time test").unwrap());
         // A u64::MAX expiry cannot be sealed ...
-        let times = Times { issued_at: 1, expires_at: u64::MAX };
-        let err = seal::<FixedIv>(&ring, Purpose::Api, times, b"x", b"", IvMode::Deterministic).unwrap_err();
+        let times = Times {
+            issued_at: 1,
+            expires_at: u64::MAX,
+        };
+        let err = seal::<FixedIv>(&ring, Purpose::Api, times, b"x", b"", IvMode::Deterministic)
+            .unwrap_err();
         assert_eq!(err, Error::InvalidTime("timestamp out of range"));
         // ... and one forged with a valid tag (we hold the key here) is refused, not a panic.
         let mut raw = [0u8; 22 + 16 + 16 + 32];
-        write_header(&mut raw, Purpose::Api, ring.primary_key().id, Times { issued_at: 1, expires_at: u64::MAX });
+        write_header(
+            &mut raw,
+            Purpose::Api,
+            ring.primary_key().id,
+            Times {
+                issued_at: 1,
+                expires_at: u64::MAX,
+            },
+        );
         let keys = ring.primary_key().purpose(Purpose::Api);
         let iv = [0u8; 16];
         let (_, rest) = raw.split_at_mut(22 + 16);
@@ -384,7 +502,8 @@ mod tests {
         raw[22 + 16 + 16..].copy_from_slice(&t);
         let token = b64::encode(&b64::URL_NOPAD, &raw);
         for now in [0, 1, u64::MAX] {
-            let err = open(&ring, Purpose::Api, &token, now, u64::MAX, b"", |_| Ok(())).unwrap_err();
+            let err =
+                open(&ring, Purpose::Api, &token, now, u64::MAX, b"", |_| Ok(())).unwrap_err();
             assert_eq!(err, Error::InvalidTime("timestamp out of range"));
         }
     }

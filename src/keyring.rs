@@ -25,8 +25,13 @@ pub(crate) enum Purpose {
 }
 
 impl Purpose {
-    pub(crate) const ALL: [Purpose; 5] =
-        [Purpose::Login, Purpose::Api, Purpose::Device, Purpose::Cache, Purpose::ImageId];
+    pub(crate) const ALL: [Purpose; 5] = [
+        Purpose::Login,
+        Purpose::Api,
+        Purpose::Device,
+        Purpose::Cache,
+        Purpose::ImageId,
+    ];
 
     pub(crate) const fn label(self) -> &'static str {
         match self {
@@ -96,7 +101,10 @@ impl<T> Verified<T> {
 
     /// Maps the value, keeping the slot.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Verified<U> {
-        Verified { value: f(self.value), slot: self.slot }
+        Verified {
+            value: f(self.value),
+            slot: self.slot,
+        }
     }
 }
 
@@ -199,7 +207,10 @@ pub struct KeyRing {
 impl KeyRing {
     /// A ring with only a primary secret.
     pub fn new(primary: Secret) -> Self {
-        Self { primary: RingKey::new(primary), backup: None }
+        Self {
+            primary: RingKey::new(primary),
+            backup: None,
+        }
     }
 
     /// Sets the backup secret (replacing any previous one). Fails if it equals the primary.
@@ -207,22 +218,34 @@ impl KeyRing {
         if backup == self.primary.secret {
             return Err(Error::DuplicateKey);
         }
-        Ok(Self { primary: self.primary, backup: Some(RingKey::new(backup)) })
+        Ok(Self {
+            primary: self.primary,
+            backup: Some(RingKey::new(backup)),
+        })
     }
 
     /// Makes `new_primary` the primary; the old primary becomes the backup and the old
     /// backup is dropped. Fails if `new_primary` is already the primary or the backup.
     pub fn rotate(self, new_primary: Secret) -> Result<Self> {
-        let dup_backup = self.backup.as_ref().is_some_and(|b| b.secret == new_primary);
+        let dup_backup = self
+            .backup
+            .as_ref()
+            .is_some_and(|b| b.secret == new_primary);
         if new_primary == self.primary.secret || dup_backup {
             return Err(Error::DuplicateKey);
         }
-        Ok(Self { primary: RingKey::new(new_primary), backup: Some(self.primary) })
+        Ok(Self {
+            primary: RingKey::new(new_primary),
+            backup: Some(self.primary),
+        })
     }
 
     /// Drops the backup: tokens made under it stop verifying.
     pub fn retire_backup(self) -> Self {
-        Self { primary: self.primary, backup: None }
+        Self {
+            primary: self.primary,
+            backup: None,
+        }
     }
 
     /// The primary secret.
@@ -250,7 +273,10 @@ impl fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyRing")
             .field("primary", &self.primary.secret.fingerprint())
-            .field("backup", &self.backup.as_ref().map(|b| b.secret.fingerprint()))
+            .field(
+                "backup",
+                &self.backup.as_ref().map(|b| b.secret.fingerprint()),
+            )
             .finish()
     }
 }

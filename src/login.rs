@@ -79,7 +79,11 @@ pub struct LoginPolicy {
 impl Default for LoginPolicy {
     /// Leeway 60 s, maximum lifetime 24 h, no denied users.
     fn default() -> Self {
-        Self { leeway: Duration::from_secs(60), max_lifetime: Duration::from_secs(24 * 3600), denied_users: Vec::new() }
+        Self {
+            leeway: Duration::from_secs(60),
+            max_lifetime: Duration::from_secs(24 * 3600),
+            denied_users: Vec::new(),
+        }
     }
 }
 
@@ -121,9 +125,15 @@ impl LoginPolicy {
             return Err(Error::InvalidTime("end before start"));
         }
         if expires - not_before > self.max_lifetime.as_secs() {
-            return Err(Error::LifetimeTooLong { max_secs: self.max_lifetime.as_secs() });
+            return Err(Error::LifetimeTooLong {
+                max_secs: self.max_lifetime.as_secs(),
+            });
         }
-        if self.denied_users.iter().any(|d| user::names_same_user(user, d)) {
+        if self
+            .denied_users
+            .iter()
+            .any(|d| user::names_same_user(user, d))
+        {
             return Err(Error::DeniedUser);
         }
         Ok(())
@@ -165,7 +175,12 @@ impl LoginToken {
 
     /// Verifies a login token in either format (FotoWeb tokens are recognised by their
     /// `s=` prefix, base64 `cz0`), applying `policy`.
-    pub fn verify(ring: &KeyRing, token: &str, now: OffsetDateTime, policy: &LoginPolicy) -> Result<Verified<LoginClaims>> {
+    pub fn verify(
+        ring: &KeyRing,
+        token: &str,
+        now: OffsetDateTime,
+        policy: &LoginPolicy,
+    ) -> Result<Verified<LoginClaims>> {
         if token.starts_with("cz0") {
             Self::verify_fotoweb(ring, token, now, policy)
         } else {
@@ -182,7 +197,9 @@ impl LoginToken {
         policy: &LoginPolicy,
     ) -> Result<Verified<LoginClaims>> {
         if token.len() > MAX_FOTOWEB_TOKEN_CHARS {
-            return Err(Error::TooLong { max: MAX_FOTOWEB_TOKEN_CHARS });
+            return Err(Error::TooLong {
+                max: MAX_FOTOWEB_TOKEN_CHARS,
+            });
         }
         let now = timeutil::unix(now)?;
         let mut buf = [0u8; MAX_T];
@@ -212,24 +229,36 @@ impl LoginToken {
         policy: &LoginPolicy,
     ) -> Result<Verified<LoginClaims>> {
         let now = timeutil::unix(now)?;
-        envelope::open(ring, Purpose::Login, token, now, policy.leeway.as_secs(), &[], |o| {
-            let (&flags, user) = o.plaintext.split_first().ok_or(Error::Malformed("empty payload"))?;
-            let widgets = match flags {
-                0 => false,
-                1 => true,
-                _ => return Err(Error::Malformed("unknown flags")),
-            };
-            let user = core::str::from_utf8(user).map_err(|_| Error::Malformed("user name is not UTF-8"))?;
-            user::validate_user_name(user)?;
-            policy.check(o.issued_at, o.expires_at, user)?;
-            Ok(LoginClaims {
-                user: user.into(),
-                not_before: timeutil::from_unix(o.issued_at)?,
-                expires: timeutil::from_unix(o.expires_at)?,
-                widgets,
-                format: LoginFormat::Sealed,
-            })
-        })
+        envelope::open(
+            ring,
+            Purpose::Login,
+            token,
+            now,
+            policy.leeway.as_secs(),
+            &[],
+            |o| {
+                let (&flags, user) = o
+                    .plaintext
+                    .split_first()
+                    .ok_or(Error::Malformed("empty payload"))?;
+                let widgets = match flags {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(Error::Malformed("unknown flags")),
+                };
+                let user = core::str::from_utf8(user)
+                    .map_err(|_| Error::Malformed("user name is not UTF-8"))?;
+                user::validate_user_name(user)?;
+                policy.check(o.issued_at, o.expires_at, user)?;
+                Ok(LoginClaims {
+                    user: user.into(),
+                    not_before: timeutil::from_unix(o.issued_at)?,
+                    expires: timeutil::from_unix(o.expires_at)?,
+                    widgets,
+                    format: LoginFormat::Sealed,
+                })
+            },
+        )
     }
 }
 
@@ -278,7 +307,9 @@ impl LoginTokenBuilder {
 
     fn window(&self, now: OffsetDateTime) -> Result<(OffsetDateTime, OffsetDateTime)> {
         user::validate_user_name(&self.user)?;
-        let now = now.replace_nanosecond(0).map_err(|_| Error::InvalidTime("out of range"))?;
+        let now = now
+            .replace_nanosecond(0)
+            .map_err(|_| Error::InvalidTime("out of range"))?;
         let start = match self.start {
             Some(s) => s,
             None => timeutil::sub(now, self.start_offset)?,
@@ -310,7 +341,12 @@ impl LoginTokenBuilder {
     }
 
     /// The sealed variant (envelope v1, purpose `login`), under the ring's primary secret.
-    pub fn issue_sealed(&self, ring: &KeyRing, now: OffsetDateTime, rng: &mut impl CryptoRng) -> Result<String> {
+    pub fn issue_sealed(
+        &self,
+        ring: &KeyRing,
+        now: OffsetDateTime,
+        rng: &mut impl CryptoRng,
+    ) -> Result<String> {
         let (start, end) = self.window(now)?;
         let mut pt = [0u8; 1 + MAX_USER_LEN];
         let n = 1 + self.user.len();
@@ -319,8 +355,18 @@ impl LoginTokenBuilder {
         rest.get_mut(..self.user.len())
             .ok_or(Error::InvalidUserName("longer than 255 bytes"))?
             .copy_from_slice(self.user.as_bytes());
-        let times = Times { issued_at: timeutil::unix(start)?, expires_at: timeutil::unix(end)? };
-        envelope::seal(ring, Purpose::Login, times, pt.get(..n).unwrap_or_default(), &[], IvMode::Random(rng))
+        let times = Times {
+            issued_at: timeutil::unix(start)?,
+            expires_at: timeutil::unix(end)?,
+        };
+        envelope::seal(
+            ring,
+            Purpose::Login,
+            times,
+            pt.get(..n).unwrap_or_default(),
+            &[],
+            IvMode::Random(rng),
+        )
     }
 }
 
@@ -373,7 +419,10 @@ fn parse_fotoweb(t: &[u8]) -> Result<ParsedFotoWeb<'_>> {
     const BAD: Error = Error::Malformed("not a FotoWeb login token");
     let split = t.len().checked_sub(MAC_FIELD_LEN).ok_or(BAD)?;
     let (message, mac_field) = t.split_at(split);
-    let mac_text = mac_field.strip_prefix(b"m=").and_then(|m| m.strip_suffix(b";")).ok_or(BAD)?;
+    let mac_text = mac_field
+        .strip_prefix(b"m=")
+        .and_then(|m| m.strip_suffix(b";"))
+        .ok_or(BAD)?;
     let mut mac = [0u8; 16];
     let mut mac_buf = [0u8; 18];
     let n = b64::decode_into(&b64::STD_PAD, mac_text, &mut mac_buf).map_err(|_| BAD)?;
@@ -394,12 +443,23 @@ fn parse_fotoweb(t: &[u8]) -> Result<ParsedFotoWeb<'_>> {
     } else {
         return Err(BAD);
     };
-    let user = rest.strip_prefix(b";u=").and_then(|r| r.strip_suffix(b";")).ok_or(BAD)?;
-    let user = core::str::from_utf8(user).map_err(|_| Error::Malformed("user name is not UTF-8"))?;
+    let user = rest
+        .strip_prefix(b";u=")
+        .and_then(|r| r.strip_suffix(b";"))
+        .ok_or(BAD)?;
+    let user =
+        core::str::from_utf8(user).map_err(|_| Error::Malformed("user name is not UTF-8"))?;
     user::validate_user_name(user)?;
     let start = timeutil::parse_fotoweb(start).ok_or(Error::Malformed("bad start time"))?;
     let end = timeutil::parse_fotoweb(end).ok_or(Error::Malformed("bad end time"))?;
-    Ok(ParsedFotoWeb { message, start, end, widgets, user, mac })
+    Ok(ParsedFotoWeb {
+        message,
+        start,
+        end,
+        widgets,
+        user,
+        mac,
+    })
 }
 
 /// Appends `lt=<token>` to `base`, percent-encoding `+`, `/` and `=`, keeping any

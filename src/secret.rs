@@ -104,7 +104,9 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Secret").field("fingerprint", &self.fingerprint).finish_non_exhaustive()
+        f.debug_struct("Secret")
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
     }
 }
 
@@ -190,7 +192,10 @@ mod tests {
             assert_eq!(err, Error::InvalidSecret(rule));
         }
         let long = "x".repeat(251);
-        assert_eq!(Secret::from_text(&long).unwrap_err(), Error::InvalidSecret("longer than 250 bytes"));
+        assert_eq!(
+            Secret::from_text(&long).unwrap_err(),
+            Error::InvalidSecret("longer than 250 bytes")
+        );
         assert!(Secret::from_text(&"x".repeat(250)).is_ok());
     }
 

@@ -20,41 +20,56 @@ pub(crate) fn from_unix(secs: u64) -> Result<OffsetDateTime> {
         return Err(Error::InvalidTime("timestamp out of range"));
     }
     let secs = i64::try_from(secs).map_err(|_| Error::InvalidTime("timestamp out of range"))?;
-    OffsetDateTime::from_unix_timestamp(secs).map_err(|_| Error::InvalidTime("timestamp out of range"))
+    OffsetDateTime::from_unix_timestamp(secs)
+        .map_err(|_| Error::InvalidTime("timestamp out of range"))
 }
 
 /// `t + d`, checked.
 pub(crate) fn add(t: OffsetDateTime, d: Duration) -> Result<OffsetDateTime> {
     let d = time::Duration::try_from(d).map_err(|_| Error::InvalidTime("duration out of range"))?;
-    t.checked_add(d).ok_or(Error::InvalidTime("time out of range"))
+    t.checked_add(d)
+        .ok_or(Error::InvalidTime("time out of range"))
 }
 
 /// `t - d`, checked.
 pub(crate) fn sub(t: OffsetDateTime, d: Duration) -> Result<OffsetDateTime> {
     let d = time::Duration::try_from(d).map_err(|_| Error::InvalidTime("duration out of range"))?;
-    t.checked_sub(d).ok_or(Error::InvalidTime("time out of range"))
+    t.checked_sub(d)
+        .ok_or(Error::InvalidTime("time out of range"))
 }
 
 /// Checks a validity window `[not_before - leeway, expires + leeway]` against `now`.
 ///
 /// All arithmetic is on `u64` seconds and checked; a bound that overflows with the
 /// leeway added simply stops binding (it is beyond any representable `now`).
-pub(crate) fn check_window(now: u64, not_before: u64, expires: Option<u64>, leeway: u64) -> Result<()> {
+pub(crate) fn check_window(
+    now: u64,
+    not_before: u64,
+    expires: Option<u64>,
+    leeway: u64,
+) -> Result<()> {
     if let Some(exp) = expires {
-        let last = exp.checked_add(leeway).unwrap_or(u64::MAX);
+        let last = exp.saturating_add(leeway);
         if now > last {
-            return Err(Error::Expired { expired_at: from_unix(exp)? });
+            return Err(Error::Expired {
+                expired_at: from_unix(exp)?,
+            });
         }
     }
     let first = not_before.saturating_sub(leeway);
     if now < first {
-        return Err(Error::NotYetValid { not_before: from_unix(not_before)? });
+        return Err(Error::NotYetValid {
+            not_before: from_unix(not_before)?,
+        });
     }
     Ok(())
 }
 
 /// Writes `t` (converted to UTC) as `YYYY-MM-DD HH:MM:SS`.
-pub(crate) fn write_fotoweb(out: &mut impl core::fmt::Write, t: OffsetDateTime) -> core::fmt::Result {
+pub(crate) fn write_fotoweb(
+    out: &mut impl core::fmt::Write,
+    t: OffsetDateTime,
+) -> core::fmt::Result {
     let t = t.to_offset(UtcOffset::UTC);
     write!(
         out,
@@ -69,7 +84,10 @@ pub(crate) fn write_fotoweb(out: &mut impl core::fmt::Write, t: OffsetDateTime) 
 }
 
 /// Writes `t` (converted to UTC) as RFC 3339 with second precision and `Z`.
-pub(crate) fn write_rfc3339(out: &mut impl core::fmt::Write, t: OffsetDateTime) -> core::fmt::Result {
+pub(crate) fn write_rfc3339(
+    out: &mut impl core::fmt::Write,
+    t: OffsetDateTime,
+) -> core::fmt::Result {
     let t = t.to_offset(UtcOffset::UTC);
     write!(
         out,
@@ -110,7 +128,28 @@ pub(crate) fn parse_fotoweb(s: &[u8]) -> Option<OffsetDateTime> {
 }
 
 fn parse_with_sep(s: &[u8], sep: u8) -> Option<OffsetDateTime> {
-    let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1, t, h0, h1, b':', n0, n1, b':', s0, s1] = *s else {
+    let [
+        y0,
+        y1,
+        y2,
+        y3,
+        b'-',
+        m0,
+        m1,
+        b'-',
+        d0,
+        d1,
+        t,
+        h0,
+        h1,
+        b':',
+        n0,
+        n1,
+        b':',
+        s0,
+        s1,
+    ] = *s
+    else {
         return None;
     };
     if t != sep {
@@ -141,7 +180,10 @@ pub(crate) struct StackStr<const N: usize> {
 
 impl<const N: usize> StackStr<N> {
     pub(crate) const fn new() -> Self {
-        Self { buf: [0; N], len: 0 }
+        Self {
+            buf: [0; N],
+            len: 0,
+        }
     }
     pub(crate) fn as_bytes(&self) -> &[u8] {
         self.buf.get(..self.len).unwrap_or_default()

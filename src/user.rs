@@ -26,7 +26,9 @@ pub fn validate_user_name(user: &str) -> Result<()> {
 
 /// Case-insensitive (Unicode lower case) comparison, without allocating.
 pub(crate) fn eq_ignore_case(a: &str, b: &str) -> bool {
-    a.chars().flat_map(char::to_lowercase).eq(b.chars().flat_map(char::to_lowercase))
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 /// The account part of a user name: `user` for `user`, `user@domain` and `domain\user`.

@@ -1,5 +1,11 @@
 //! Login tokens: FotoWeb byte-for-byte vectors, the sealed variant, policy, rotation.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
 
 use std::time::Duration;
 
@@ -47,7 +53,10 @@ fn rng() -> ChaCha20Rng {
 fn fotoweb_tokens_match_hand_computed_vectors_byte_for_byte() {
     let vs = vectors();
     assert!(vs.len() >= 5);
-    assert!(vs.iter().any(|v| !v.user.is_ascii()), "a non-ASCII user name is covered");
+    assert!(
+        vs.iter().any(|v| !v.user.is_ascii()),
+        "a non-ASCII user name is covered"
+    );
     for v in &vs {
         let ring = ring(&v.secret);
         let token = LoginToken::builder(&v.user)
@@ -58,8 +67,13 @@ fn fotoweb_tokens_match_hand_computed_vectors_byte_for_byte() {
             .unwrap();
         assert_eq!(token, v.token, "user {}", v.user);
         // The decoded text is exactly P + "m=" + MAC + ";".
-        let text = base64::engine::general_purpose::STANDARD.decode(&token).unwrap();
-        assert_eq!(String::from_utf8(text).unwrap(), format!("{}m={};", v.message, v.mac));
+        let text = base64::engine::general_purpose::STANDARD
+            .decode(&token)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            format!("{}m={};", v.message, v.mac)
+        );
         // And it verifies to the same claims.
         let policy = LoginPolicy::new().max_lifetime(Duration::from_secs(48 * 3600));
         let claims = LoginToken::verify(&ring, &v.token, t(v.start), &policy).unwrap();
@@ -78,11 +92,22 @@ fn defaults_start_one_minute_before_and_end_thirty_minutes_after() {
     let now = datetime!(2026-11-24 10:00:30.750 UTC);
     for sealed in [false, true] {
         let b = LoginToken::builder("alice");
-        let token = if sealed { b.issue_sealed(&ring, now, &mut rng()).unwrap() } else { b.issue(&ring, now).unwrap() };
+        let token = if sealed {
+            b.issue_sealed(&ring, now, &mut rng()).unwrap()
+        } else {
+            b.issue(&ring, now).unwrap()
+        };
         let c = LoginToken::verify(&ring, &token, now, &LoginPolicy::new()).unwrap();
         assert_eq!(c.not_before, datetime!(2026-11-24 09:59:30 UTC));
         assert_eq!(c.expires, datetime!(2026-11-24 10:30:30 UTC));
-        assert_eq!(c.format, if sealed { LoginFormat::Sealed } else { LoginFormat::FotoWeb });
+        assert_eq!(
+            c.format,
+            if sealed {
+                LoginFormat::Sealed
+            } else {
+                LoginFormat::FotoWeb
+            }
+        );
     }
 }
 
@@ -90,16 +115,29 @@ fn defaults_start_one_minute_before_and_end_thirty_minutes_after() {
 fn issuing_refuses_injectable_user_names_and_bad_windows() {
     let ring = ring("a fotoweb site secret for tests");
     let now = datetime!(2026-11-24 10:00:00 UTC);
-    for bad in ["", "a;w=true", "a=b", "tab\there", "nl\n", &"x".repeat(10_000)] {
+    for bad in [
+        "",
+        "a;w=true",
+        "a=b",
+        "tab\there",
+        "nl\n",
+        &"x".repeat(10_000),
+    ] {
         let err = LoginToken::builder(bad).issue(&ring, now).unwrap_err();
         assert!(matches!(err, Error::InvalidUserName(_)), "{bad:?}: {err:?}");
-        let err = LoginToken::builder(bad).issue_sealed(&ring, now, &mut rng()).unwrap_err();
+        let err = LoginToken::builder(bad)
+            .issue_sealed(&ring, now, &mut rng())
+            .unwrap_err();
         assert!(matches!(err, Error::InvalidUserName(_)));
     }
     for ok in ["user", "user@domain.example", "DOMAIN\\user", "Jørgen"] {
         LoginToken::builder(ok).issue(&ring, now).unwrap();
     }
-    let err = LoginToken::builder("alice").start(now).end(now - Duration::from_secs(1)).issue(&ring, now).unwrap_err();
+    let err = LoginToken::builder("alice")
+        .start(now)
+        .end(now - Duration::from_secs(1))
+        .issue(&ring, now)
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidTime(_)));
 }
 
@@ -111,21 +149,32 @@ fn window_edges_with_and_without_leeway() {
     let s = Duration::from_secs(1);
     for sealed in [false, true] {
         let b = LoginToken::builder("alice").start(start).end(end);
-        let token = if sealed { b.issue_sealed(&ring, start, &mut rng()).unwrap() } else { b.issue(&ring, start).unwrap() };
+        let token = if sealed {
+            b.issue_sealed(&ring, start, &mut rng()).unwrap()
+        } else {
+            b.issue(&ring, start).unwrap()
+        };
         let strict = LoginPolicy::new().leeway(Duration::ZERO);
         let lenient = LoginPolicy::new(); // 60 s
         let v = |now, p: &LoginPolicy| LoginToken::verify(&ring, &token, now, p);
         // No leeway: [start, end] inclusive.
-        assert!(matches!(v(start - s, &strict), Err(Error::NotYetValid { not_before }) if not_before == start));
+        assert!(
+            matches!(v(start - s, &strict), Err(Error::NotYetValid { not_before }) if not_before == start)
+        );
         assert!(v(start, &strict).is_ok());
         assert!(v(end, &strict).is_ok());
-        assert!(matches!(v(end + s, &strict), Err(Error::Expired { expired_at }) if expired_at == end));
+        assert!(
+            matches!(v(end + s, &strict), Err(Error::Expired { expired_at }) if expired_at == end)
+        );
         // 60 s leeway on both ends.
         let m = Duration::from_secs(60);
         assert!(v(start - m - s, &lenient).is_err());
         assert!(v(start - m, &lenient).is_ok());
         assert!(v(end + m, &lenient).is_ok());
-        assert!(matches!(v(end + m + s, &lenient), Err(Error::Expired { .. })));
+        assert!(matches!(
+            v(end + m + s, &lenient),
+            Err(Error::Expired { .. })
+        ));
     }
 }
 
@@ -134,9 +183,17 @@ fn maximum_lifetime_is_enforced() {
     let ring = ring("a fotoweb site secret for tests");
     let start = datetime!(2026-11-24 00:00:00 UTC);
     let day = Duration::from_secs(86_400);
-    let ok = LoginToken::builder("alice").start(start).end(start + day).issue(&ring, start).unwrap();
+    let ok = LoginToken::builder("alice")
+        .start(start)
+        .end(start + day)
+        .issue(&ring, start)
+        .unwrap();
     assert!(LoginToken::verify(&ring, &ok, start, &LoginPolicy::new()).is_ok());
-    let long = LoginToken::builder("alice").start(start).end(start + day + Duration::from_secs(1)).issue(&ring, start).unwrap();
+    let long = LoginToken::builder("alice")
+        .start(start)
+        .end(start + day + Duration::from_secs(1))
+        .issue(&ring, start)
+        .unwrap();
     assert_eq!(
         LoginToken::verify(&ring, &long, start, &LoginPolicy::new()).unwrap_err(),
         Error::LifetimeTooLong { max_secs: 86_400 }
@@ -148,11 +205,25 @@ fn denied_user_is_refused_case_insensitively() {
     let ring = ring("a fotoweb site secret for tests");
     let now = datetime!(2026-11-24 10:00:00 UTC);
     let policy = LoginPolicy::new().deny_user("SiteOwner");
-    for name in ["siteowner", "SITEOWNER", "SiteOwner@corp.example", "CORP\\siteOWNER"] {
+    for name in [
+        "siteowner",
+        "SITEOWNER",
+        "SiteOwner@corp.example",
+        "CORP\\siteOWNER",
+    ] {
         let token = LoginToken::builder(name).issue(&ring, now).unwrap();
-        assert_eq!(LoginToken::verify(&ring, &token, now, &policy).unwrap_err(), Error::DeniedUser, "{name}");
-        let sealed = LoginToken::builder(name).issue_sealed(&ring, now, &mut rng()).unwrap();
-        assert_eq!(LoginToken::verify(&ring, &sealed, now, &policy).unwrap_err(), Error::DeniedUser);
+        assert_eq!(
+            LoginToken::verify(&ring, &token, now, &policy).unwrap_err(),
+            Error::DeniedUser,
+            "{name}"
+        );
+        let sealed = LoginToken::builder(name)
+            .issue_sealed(&ring, now, &mut rng())
+            .unwrap();
+        assert_eq!(
+            LoginToken::verify(&ring, &sealed, now, &policy).unwrap_err(),
+            Error::DeniedUser
+        );
     }
     let token = LoginToken::builder("siteowner2").issue(&ring, now).unwrap();
     assert!(LoginToken::verify(&ring, &token, now, &policy).is_ok());
@@ -165,7 +236,9 @@ fn rotation_backup_then_retired() {
     let now = datetime!(2026-11-24 10:00:00 UTC);
     let ring = KeyRing::new(old.clone());
     let fw = LoginToken::builder("alice").issue(&ring, now).unwrap();
-    let sealed = LoginToken::builder("alice").issue_sealed(&ring, now, &mut rng()).unwrap();
+    let sealed = LoginToken::builder("alice")
+        .issue_sealed(&ring, now, &mut rng())
+        .unwrap();
 
     let ring = ring.rotate(new.clone()).unwrap();
     assert_eq!(ring.primary(), &new);
@@ -177,11 +250,19 @@ fn rotation_backup_then_retired() {
     }
     // New tokens are made with the new primary.
     let fresh = LoginToken::builder("alice").issue(&ring, now).unwrap();
-    assert_eq!(LoginToken::verify(&ring, &fresh, now, &LoginPolicy::new()).unwrap().slot(), KeySlot::Primary);
+    assert_eq!(
+        LoginToken::verify(&ring, &fresh, now, &LoginPolicy::new())
+            .unwrap()
+            .slot(),
+        KeySlot::Primary
+    );
 
     let ring = ring.retire_backup();
     for token in [&fw, &sealed] {
-        assert_eq!(LoginToken::verify(&ring, token, now, &LoginPolicy::new()).unwrap_err(), Error::InvalidSignature);
+        assert_eq!(
+            LoginToken::verify(&ring, token, now, &LoginPolicy::new()).unwrap_err(),
+            Error::InvalidSignature
+        );
     }
 }
 
@@ -189,8 +270,14 @@ fn rotation_backup_then_retired() {
 fn a_ring_never_holds_one_secret_twice() {
     let a = Secret::from_text("secret number one, long").unwrap();
     let b = Secret::from_text("secret number two, long").unwrap();
-    assert_eq!(KeyRing::new(a.clone()).with_backup(a.clone()).unwrap_err(), Error::DuplicateKey);
-    assert_eq!(KeyRing::new(a.clone()).rotate(a.clone()).unwrap_err(), Error::DuplicateKey);
+    assert_eq!(
+        KeyRing::new(a.clone()).with_backup(a.clone()).unwrap_err(),
+        Error::DuplicateKey
+    );
+    assert_eq!(
+        KeyRing::new(a.clone()).rotate(a.clone()).unwrap_err(),
+        Error::DuplicateKey
+    );
     let ring = KeyRing::new(a.clone()).with_backup(b.clone()).unwrap();
     assert_eq!(ring.clone().rotate(b).unwrap_err(), Error::DuplicateKey);
     // Rotating drops the old backup.
@@ -206,7 +293,12 @@ fn debug_shows_no_secret_byte() {
     let secret = Secret::from_text(text).unwrap();
     let backup = Secret::from_text("another-distinct-text-QW7-pp02").unwrap();
     let ring = KeyRing::new(secret.clone()).with_backup(backup).unwrap();
-    for shown in [format!("{secret:?}"), format!("{secret:#?}"), format!("{ring:?}"), format!("{ring:#?}")] {
+    for shown in [
+        format!("{secret:?}"),
+        format!("{secret:#?}"),
+        format!("{ring:?}"),
+        format!("{ring:#?}"),
+    ] {
         assert!(!shown.contains(text), "{shown}");
         assert!(!shown.contains("another-distinct"), "{shown}");
         // No 5-character window of the secret appears either.
@@ -222,7 +314,9 @@ fn errors_never_contain_the_secret_or_payload() {
     let text = "errors-must-not-show-this-secret";
     let ring = ring(text);
     let now = datetime!(2026-11-24 10:00:00 UTC);
-    let token = LoginToken::builder("payload-user-name").issue(&ring, now).unwrap();
+    let token = LoginToken::builder("payload-user-name")
+        .issue(&ring, now)
+        .unwrap();
     let mut bad = token.clone().into_bytes();
     bad[40] = if bad[40] == b'A' { b'B' } else { b'A' };
     let bad = String::from_utf8(bad).unwrap();
@@ -233,16 +327,31 @@ fn errors_never_contain_the_secret_or_payload() {
         Secret::from_text(&format!(" {text}")).unwrap_err(),
     ] {
         let shown = format!("{err} {err:?}");
-        assert!(!shown.contains(text) && !shown.contains("payload-user-name"), "{shown}");
+        assert!(
+            !shown.contains(text) && !shown.contains("payload-user-name"),
+            "{shown}"
+        );
     }
 }
 
 #[test]
 fn login_url_escapes_and_keeps_query() {
-    assert_eq!(login_url("https://dam.example/fotoweb/", "a+b/c="), "https://dam.example/fotoweb/?lt=a%2Bb%2Fc%3D");
-    assert_eq!(login_url("https://dam.example/fotoweb/?x=1", "t"), "https://dam.example/fotoweb/?x=1&lt=t");
-    assert_eq!(login_url("https://dam.example/fotoweb/?", "t"), "https://dam.example/fotoweb/?lt=t");
-    assert_eq!(login_url("https://dam.example/?x=1#frag", "t"), "https://dam.example/?x=1&lt=t#frag");
+    assert_eq!(
+        login_url("https://dam.example/fotoweb/", "a+b/c="),
+        "https://dam.example/fotoweb/?lt=a%2Bb%2Fc%3D"
+    );
+    assert_eq!(
+        login_url("https://dam.example/fotoweb/?x=1", "t"),
+        "https://dam.example/fotoweb/?x=1&lt=t"
+    );
+    assert_eq!(
+        login_url("https://dam.example/fotoweb/?", "t"),
+        "https://dam.example/fotoweb/?lt=t"
+    );
+    assert_eq!(
+        login_url("https://dam.example/?x=1#frag", "t"),
+        "https://dam.example/?x=1&lt=t#frag"
+    );
 }
 
 #[test]
@@ -278,7 +387,10 @@ fn strict_fotoweb_parse_refuses_variants_even_with_a_valid_mac() {
         "s=2026-02-30 09:59:00;e=2026-11-24 10:30:00;w=false;u=alice;",
     ] {
         let err = LoginToken::verify(&ring, &mac_token(bad), now, &LoginPolicy::new()).unwrap_err();
-        assert!(matches!(err, Error::Malformed(_) | Error::InvalidUserName(_)), "{bad}: {err:?}");
+        assert!(
+            matches!(err, Error::Malformed(_) | Error::InvalidUserName(_)),
+            "{bad}: {err:?}"
+        );
     }
     // Non-canonical outer base64 (missing padding) is malformed too.
     let t = mac_token(good);
@@ -287,8 +399,16 @@ fn strict_fotoweb_parse_refuses_variants_even_with_a_valid_mac() {
         assert!(LoginToken::verify(&ring, unpadded, now, &LoginPolicy::new()).is_err());
     }
     assert_eq!(
-        LoginToken::verify(&ring, &format!("cz0{}", "c".repeat(5000)), now, &LoginPolicy::new()).unwrap_err(),
-        Error::TooLong { max: fwtoken::MAX_FOTOWEB_TOKEN_CHARS }
+        LoginToken::verify(
+            &ring,
+            &format!("cz0{}", "c".repeat(5000)),
+            now,
+            &LoginPolicy::new()
+        )
+        .unwrap_err(),
+        Error::TooLong {
+            max: fwtoken::MAX_FOTOWEB_TOKEN_CHARS
+        }
     );
 }
 

@@ -55,7 +55,10 @@ impl Args {
                 } else if valued.contains(&name) {
                     let v = match inline {
                         Some(v) => v,
-                        None => it.next().cloned().ok_or_else(|| CliError::Usage(format!("--{name} needs a value")))?,
+                        None => it
+                            .next()
+                            .cloned()
+                            .ok_or_else(|| CliError::Usage(format!("--{name} needs a value")))?,
                     };
                     options.entry(name.into()).or_default().push(v);
                 } else {
@@ -65,7 +68,10 @@ impl Args {
                 positional.push(a.clone());
             }
         }
-        Ok(Self { positional, options })
+        Ok(Self {
+            positional,
+            options,
+        })
     }
 
     pub fn switch(&self, name: &str) -> bool {
@@ -81,11 +87,15 @@ impl Args {
     }
 
     pub fn required(&self, name: &str) -> CliResult<&str> {
-        self.value(name)?.ok_or_else(|| CliError::Usage(format!("--{name} is required")))
+        self.value(name)?
+            .ok_or_else(|| CliError::Usage(format!("--{name} is required")))
     }
 
     pub fn values(&self, name: &str) -> Vec<&str> {
-        self.options.get(name).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default()
+        self.options
+            .get(name)
+            .map(|v| v.iter().map(String::as_str).collect())
+            .unwrap_or_default()
     }
 
     /// Exactly one positional argument (the token).
@@ -97,21 +107,29 @@ impl Args {
     }
 
     pub fn no_positional(&self) -> CliResult<()> {
-        if self.positional.is_empty() { Ok(()) } else { usage(format!("unexpected argument {:?}", self.positional[0])) }
+        if self.positional.is_empty() {
+            Ok(())
+        } else {
+            usage(format!("unexpected argument {:?}", self.positional[0]))
+        }
     }
 
     /// `--now RFC3339`, or the system clock.
     pub fn now(&self) -> CliResult<OffsetDateTime> {
         match self.value("now")? {
             None => Ok(OffsetDateTime::now_utc()),
-            Some(t) => OffsetDateTime::parse(t, &fwtoken::time::format_description::well_known::Rfc3339)
-                .map_err(|_| CliError::Usage(format!("--now: not an RFC 3339 time: {t}"))),
+            Some(t) => {
+                OffsetDateTime::parse(t, &fwtoken::time::format_description::well_known::Rfc3339)
+                    .map_err(|_| CliError::Usage(format!("--now: not an RFC 3339 time: {t}")))
+            }
         }
     }
 
     /// A duration option: ISO 8601 (`PT30M`) or a short form (`30m`, `1h`, `45s`, `2d`).
     pub fn duration(&self, name: &str) -> CliResult<Option<Duration>> {
-        self.value(name)?.map(|t| parse_duration(t).map_err(|e| CliError::Usage(format!("--{name}: {e}")))).transpose()
+        self.value(name)?
+            .map(|t| parse_duration(t).map_err(|e| CliError::Usage(format!("--{name}: {e}"))))
+            .transpose()
     }
 }
 
@@ -120,7 +138,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if text.starts_with('P') {
         return fwtoken::parse_duration(text).map_err(|e| e.to_string());
     }
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or("a duration needs a unit (s, m, h, d, w)")?;
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or("a duration needs a unit (s, m, h, d, w)")?;
     let (n, unit) = text.split_at(split);
     let n: u64 = n.parse().map_err(|_| format!("not a duration: {text}"))?;
     let mult = match unit {
@@ -131,7 +151,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "w" => 7 * 86_400,
         _ => return Err(format!("not a duration: {text}")),
     };
-    n.checked_mul(mult).map(Duration::from_secs).ok_or_else(|| "duration overflows".to_string())
+    n.checked_mul(mult)
+        .map(Duration::from_secs)
+        .ok_or_else(|| "duration overflows".to_string())
 }
 
 /// A secret from an environment variable; `None` when unset.
@@ -142,7 +164,9 @@ pub fn secret_from_env(var: &str) -> CliResult<Option<Secret>> {
         Ok(text) => {
             let s = Secret::from_text(&text).map_err(|e| CliError::Usage(format!("{var}: {e}")))?;
             if s.is_weak() {
-                eprintln!("warning: {var} is weak (under 16 bytes or one repeated character); use `fwtoken secret generate`");
+                eprintln!(
+                    "warning: {var} is weak (under 16 bytes or one repeated character); use `fwtoken secret generate`"
+                );
             }
             Ok(Some(s))
         }
@@ -151,11 +175,17 @@ pub fn secret_from_env(var: &str) -> CliResult<Option<Secret>> {
 
 /// The ring from `FWTOKEN_SECRET` and the optional `FWTOKEN_BACKUP_SECRET`.
 pub fn ring_from_env() -> CliResult<KeyRing> {
-    let primary = secret_from_env("FWTOKEN_SECRET")?
-        .ok_or_else(|| CliError::Usage("FWTOKEN_SECRET is not set (secrets come from the environment, never the command line)".into()))?;
+    let primary = secret_from_env("FWTOKEN_SECRET")?.ok_or_else(|| {
+        CliError::Usage(
+            "FWTOKEN_SECRET is not set (secrets come from the environment, never the command line)"
+                .into(),
+        )
+    })?;
     let ring = KeyRing::new(primary);
     match secret_from_env("FWTOKEN_BACKUP_SECRET")? {
-        Some(b) => ring.with_backup(b).map_err(|e| CliError::Usage(format!("FWTOKEN_BACKUP_SECRET: {e}"))),
+        Some(b) => ring
+            .with_backup(b)
+            .map_err(|e| CliError::Usage(format!("FWTOKEN_BACKUP_SECRET: {e}"))),
         None => Ok(ring),
     }
 }

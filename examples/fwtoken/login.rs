@@ -1,13 +1,15 @@
 //! `fwtoken login issue|verify`.
 
-
 use fwtoken::{LoginPolicy, LoginToken};
 use serde_json::json;
 
 use crate::common::{Args, CliResult, rfc3339, ring_from_env, usage};
 
 pub fn run(args: &[String]) -> CliResult {
-    let (cmd, rest) = args.split_first().map(|(c, r)| (c.as_str(), r)).unwrap_or(("", &[]));
+    let (cmd, rest) = args
+        .split_first()
+        .map(|(c, r)| (c.as_str(), r))
+        .unwrap_or(("", &[]));
     match cmd {
         "issue" => issue(rest),
         "verify" => verify(rest),
@@ -16,7 +18,11 @@ pub fn run(args: &[String]) -> CliResult {
 }
 
 fn issue(args: &[String]) -> CliResult {
-    let a = Args::parse(args, &["widgets", "sealed"], &["user", "valid-for", "start-offset", "now", "url"])?;
+    let a = Args::parse(
+        args,
+        &["widgets", "sealed"],
+        &["user", "valid-for", "start-offset", "now", "url"],
+    )?;
     a.no_positional()?;
     let ring = ring_from_env()?;
     let now = a.now()?;

@@ -3,7 +3,10 @@
 use crate::common::{Args, CliResult, ring_from_env, usage};
 
 pub fn run(args: &[String]) -> CliResult {
-    let (cmd, rest) = args.split_first().map(|(c, r)| (c.as_str(), r)).unwrap_or(("", &[]));
+    let (cmd, rest) = args
+        .split_first()
+        .map(|(c, r)| (c.as_str(), r))
+        .unwrap_or(("", &[]));
     let a = Args::parse(rest, &[], &[])?;
     a.no_positional()?;
     match cmd {
@@ -17,6 +20,8 @@ pub fn run(args: &[String]) -> CliResult {
             println!("{}", ring.primary().fingerprint());
             Ok(())
         }
-        other => usage(format!("unknown command `secret {other}` (generate, fingerprint)")),
+        other => usage(format!(
+            "unknown command `secret {other}` (generate, fingerprint)"
+        )),
     }
 }
