@@ -16,6 +16,7 @@ use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit};
 use hmac::Mac as _;
 use rand_core::CryptoRng;
 use subtle::ConstantTimeEq;
+use zeroize::Zeroize as _;
 
 use crate::b64;
 use crate::error::{Error, Result};
@@ -28,6 +29,8 @@ pub(crate) const VERSION: u8 = 0x01;
 pub(crate) const MAX_TOKEN_CHARS: usize = 4096;
 /// The decoded size of the longest token.
 pub(crate) const MAX_RAW: usize = MAX_TOKEN_CHARS / 4 * 3;
+/// The stack buffer used for tokens of up to 512 characters (nearly all of them).
+const SMALL_RAW: usize = 384;
 /// version, purpose, key id, issued_at, expires_at.
 pub(crate) const HEADER_LEN: usize = 1 + 1 + 4 + 8 + 8;
 const IV_LEN: usize = 16;
@@ -76,11 +79,28 @@ pub(crate) fn seal<R: CryptoRng>(
     if times.issued_at > MAX_UNIX || times.expires_at > MAX_UNIX {
         return Err(Error::InvalidTime("timestamp out of range"));
     }
+    let ct_len = (plaintext.len() / BLOCK + 1) * BLOCK;
+    if OVERHEAD + ct_len <= SMALL_RAW {
+        seal_in(&mut [0u8; SMALL_RAW], ring, purpose, times, plaintext, context, iv_mode)
+    } else {
+        seal_in(&mut [0u8; MAX_RAW], ring, purpose, times, plaintext, context, iv_mode)
+    }
+}
+
+/// Seals into `buf` (a stack buffer sized for the token), then encodes: one allocation.
+fn seal_in<const N: usize, R: CryptoRng>(
+    buf: &mut [u8; N],
+    ring: &KeyRing,
+    purpose: Purpose,
+    times: Times,
+    plaintext: &[u8],
+    context: &[u8],
+    iv_mode: IvMode<'_, R>,
+) -> Result<String> {
     let key = ring.primary_key();
     let keys = key.purpose(purpose);
     let ct_len = (plaintext.len() / BLOCK + 1) * BLOCK;
     let total = OVERHEAD + ct_len;
-    let mut buf = [0u8; MAX_RAW];
     let mac_len = HEADER_LEN + IV_LEN + ct_len;
     {
         let (head, rest) = buf.split_at_mut(HEADER_LEN);
@@ -112,7 +132,9 @@ pub(crate) fn seal<R: CryptoRng>(
         t.copy_from_slice(&tag);
     }
     let out = b64::encode(&b64::URL_NOPAD, buf.get(..total).unwrap_or_default());
-    zeroize::Zeroize::zeroize(&mut buf);
+    if let Some(used) = buf.get_mut(HEADER_LEN..total) {
+        used.zeroize();
+    }
     Ok(out)
 }
 
@@ -134,9 +156,42 @@ pub(crate) fn open<T>(
             max: MAX_TOKEN_CHARS,
         });
     }
-    let mut buf = [0u8; MAX_RAW];
-    let n = b64::decode_into(&b64::URL_NOPAD, token.as_bytes(), &mut buf)?;
-    let raw = buf.get_mut(..n).ok_or(Error::Malformed("invalid base64"))?;
+    // Most tokens are short: decode them into a small stack buffer.
+    if token.len() <= SMALL_RAW / 3 * 4 {
+        open_in(&mut [0u8; SMALL_RAW], ring, purpose, token, now, leeway, context, parse)
+    } else {
+        open_in(&mut [0u8; MAX_RAW], ring, purpose, token, now, leeway, context, parse)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn open_in<const N: usize, T>(
+    buf: &mut [u8; N],
+    ring: &KeyRing,
+    purpose: Purpose,
+    token: &str,
+    now: u64,
+    leeway: u64,
+    context: &[u8],
+    parse: impl FnOnce(&Opened<'_>) -> Result<T>,
+) -> Result<Verified<T>> {
+    let n = b64::decode_into(&b64::URL_NOPAD, token.as_bytes(), buf)?;
+    let result = open_raw(buf.get_mut(..n).unwrap_or_default(), ring, purpose, now, leeway, context, parse);
+    if let Some(used) = buf.get_mut(HEADER_LEN..n) {
+        used.zeroize();
+    }
+    result
+}
+
+fn open_raw<T>(
+    raw: &mut [u8],
+    ring: &KeyRing,
+    purpose: Purpose,
+    now: u64,
+    leeway: u64,
+    context: &[u8],
+    parse: impl FnOnce(&Opened<'_>) -> Result<T>,
+) -> Result<Verified<T>> {
     if raw.len() < OVERHEAD + BLOCK || !(raw.len() - OVERHEAD).is_multiple_of(BLOCK) {
         return Err(Error::Malformed("wrong length"));
     }
@@ -176,9 +231,7 @@ pub(crate) fn open<T>(
         expires_at: header.expires_at,
         plaintext: pt,
     };
-    let result = parse(&opened);
-    zeroize::Zeroize::zeroize(&mut buf);
-    result.map(|v| Verified::new(v, slot))
+    parse(&opened).map(|v| Verified::new(v, slot))
 }
 
 /// Finds the ring key whose id matches and whose tag verifies. An unknown key id fails
