@@ -24,10 +24,14 @@ const fn strict(pad: bool) -> GeneralPurposeConfig {
 /// base64url, no padding (envelope v1, Edgecast output).
 pub(crate) const URL_NOPAD: GeneralPurpose =
     GeneralPurpose::new(&base64::alphabet::URL_SAFE, strict(false));
-/// base64url with canonical padding (Fernet).
-#[allow(dead_code)] // used by the fernet module
+/// base64url with canonical padding (Fernet; Edgecast input).
+#[cfg(any(feature = "fernet", feature = "edgecast"))]
 pub(crate) const URL_PAD: GeneralPurpose =
     GeneralPurpose::new(&base64::alphabet::URL_SAFE, strict(true));
+/// Standard alphabet, no padding (Edgecast input).
+#[cfg(feature = "edgecast")]
+pub(crate) const STD_NOPAD: GeneralPurpose =
+    GeneralPurpose::new(&base64::alphabet::STANDARD, strict(false));
 /// Standard alphabet with canonical padding (FotoWeb login tokens).
 pub(crate) const STD_PAD: GeneralPurpose = general_purpose::STANDARD;
 

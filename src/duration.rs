@@ -26,13 +26,17 @@ pub const MAX_DURATION_LEN: usize = 64;
 /// ```
 pub fn parse_duration(text: &str) -> Result<Duration> {
     if text.len() > MAX_DURATION_LEN {
-        return Err(Error::TooLong { max: MAX_DURATION_LEN });
+        return Err(Error::TooLong {
+            max: MAX_DURATION_LEN,
+        });
     }
     let b = text.as_bytes();
     if b.first() == Some(&b'-') || b.first() == Some(&b'+') {
         return Err(Error::InvalidDuration("signed durations are not allowed"));
     }
-    let rest = b.strip_prefix(b"P").ok_or(Error::InvalidDuration("must start with 'P'"))?;
+    let rest = b
+        .strip_prefix(b"P")
+        .ok_or(Error::InvalidDuration("must start with 'P'"))?;
     let (date, time) = match rest.iter().position(|&c| c == b'T') {
         Some(i) => {
             let (d, t) = rest.split_at(i);
@@ -47,18 +51,30 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
     let mut d = date;
     let mut date_units: &[(u8, u64)] = &[(b'W', 7 * 86_400), (b'D', 86_400)];
     while !d.is_empty() {
+        // Calendar units are refused by name, before their number is looked at (so a
+        // fractional or overflowing count of years still gets this reason).
+        let unit_ahead = d.iter().find(|c| !c.is_ascii_digit() && **c != b'.');
+        if matches!(unit_ahead, Some(b'Y' | b'M')) {
+            return Err(Error::InvalidDuration(
+                "years and months have no fixed length",
+            ));
+        }
         let (n, frac, unit, rest) = component(d)?;
         if frac.is_some() {
             return Err(Error::InvalidDuration("only seconds may have a fraction"));
         }
-        match unit {
-            b'Y' | b'M' => return Err(Error::InvalidDuration("years and months have no fixed length")),
-            _ => {}
-        }
-        let pos = date_units.iter().position(|(u, _)| *u == unit).ok_or(Error::InvalidDuration("unknown or misplaced unit"))?;
-        let (_, mult) = date_units.get(pos).copied().ok_or(Error::InvalidDuration("unknown unit"))?;
+        let pos = date_units
+            .iter()
+            .position(|(u, _)| *u == unit)
+            .ok_or(Error::InvalidDuration("unknown or misplaced unit"))?;
+        let (_, mult) = date_units
+            .get(pos)
+            .copied()
+            .ok_or(Error::InvalidDuration("unknown unit"))?;
         if unit == b'W' && (!rest.is_empty() || time.is_some()) {
-            return Err(Error::InvalidDuration("weeks cannot be combined with other units"));
+            return Err(Error::InvalidDuration(
+                "weeks cannot be combined with other units",
+            ));
         }
         secs = add_scaled(secs, n, mult)?;
         date_units = date_units.get(pos + 1..).unwrap_or_default();
@@ -67,13 +83,21 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
     }
     if let Some(mut t) = time {
         if t.is_empty() {
-            return Err(Error::InvalidDuration("'T' must be followed by a time component"));
+            return Err(Error::InvalidDuration(
+                "'T' must be followed by a time component",
+            ));
         }
         let mut time_units: &[(u8, u64)] = &[(b'H', 3600), (b'M', 60), (b'S', 1)];
         while !t.is_empty() {
             let (n, frac, unit, rest) = component(t)?;
-            let pos = time_units.iter().position(|(u, _)| *u == unit).ok_or(Error::InvalidDuration("unknown or misplaced unit"))?;
-            let (_, mult) = time_units.get(pos).copied().ok_or(Error::InvalidDuration("unknown unit"))?;
+            let pos = time_units
+                .iter()
+                .position(|(u, _)| *u == unit)
+                .ok_or(Error::InvalidDuration("unknown or misplaced unit"))?;
+            let (_, mult) = time_units
+                .get(pos)
+                .copied()
+                .ok_or(Error::InvalidDuration("unknown unit"))?;
             if let Some(f) = frac {
                 if unit != b'S' {
                     return Err(Error::InvalidDuration("only seconds may have a fraction"));
@@ -131,7 +155,9 @@ fn component(s: &[u8]) -> Result<(u64, Option<u32>, u8, &[u8])> {
         }
         None => (None, rest),
     };
-    let (&unit, rest) = rest.split_first().ok_or(Error::InvalidDuration("missing unit"))?;
+    let (&unit, rest) = rest
+        .split_first()
+        .ok_or(Error::InvalidDuration("missing unit"))?;
     Ok((n, frac, unit, rest))
 }
 

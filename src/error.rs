@@ -68,6 +68,16 @@ pub enum Error {
     /// An argument that breaks a documented rule.
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// A cache link bound to a client network was presented without a client address or
+    /// from an address outside that network.
+    #[error("client address is not allowed to use this link")]
+    ClientNotAllowed,
+    /// The user already holds the most device tokens a device registry allows.
+    #[error("device limit reached: a user may hold at most {max} device tokens")]
+    DeviceLimit {
+        /// The per-user cap that was reached.
+        max: usize,
+    },
 }
 
 /// The crate's result type.

@@ -1,26 +1,61 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
 #![deny(clippy::mem_forget)]
 
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod api;
 mod b64;
+mod cachelink;
+mod device;
 mod duration;
+#[cfg(feature = "edgecast")]
+mod edgecast;
 mod envelope;
 mod error;
+#[cfg(feature = "fernet")]
+mod fernet;
 mod keyring;
 mod login;
 mod secret;
 mod timeutil;
 mod user;
 
+pub use api::{
+    API_TOKEN_HEADER, API_TOKEN_INFO_MEDIA_TYPE, API_TOKEN_REQUEST_MEDIA_TYPE, ApiClaims, ApiKey,
+    ApiPolicy, ApiToken, ApiTokenInfo, ApiTokenRequest, MAX_APP_NAME_LEN, api_token_from_headers,
+};
+pub use cachelink::{
+    CacheLink, CacheLinkSigner, IpNetwork, MAX_ASSET_PATH_LEN, MAX_CACHE_TOKEN_CHARS, MAX_DIMENSION,
+    MAX_FORMAT_LEN, MAX_PREFIX_LEN, MAX_TAG_LEN, NO_FORMAT_EXTENSION,
+};
+#[cfg(feature = "std")]
+pub use device::MemoryRegistry;
+pub use device::{
+    ClientBoundId, DeviceClaims, DeviceId, DevicePolicy, DeviceRecord, DeviceRegistry, DeviceToken,
+    MAX_CLIENT_ID_LEN, SESSION_COOKIE_NAME, SameSite, SessionCookie,
+};
 pub use duration::{MAX_DURATION_LEN, format_duration, parse_duration};
+#[cfg(feature = "edgecast")]
+pub use edgecast::{
+    CountryCode, EdgeKey, EdgeKeyRing, EdgeParams, EdgeParamsBuilder, EdgeProto, EdgeRefusal,
+    EdgeRequest, MAX_EDGE_KEY_LEN, MAX_EDGE_PLAINTEXT, MAX_EDGE_TOKEN_CHARS,
+};
 pub use error::{Error, Result};
+#[cfg(feature = "fernet")]
+pub use fernet::{
+    DEFAULT_FERNET_CLOCK_SKEW, FernetKey, FernetMessage, FernetRing, MAX_FERNET_PLAINTEXT,
+    MAX_FERNET_TOKEN_CHARS,
+};
 pub use keyring::{KeyRing, KeySlot, Verified};
-pub use login::{LoginClaims, LoginFormat, LoginPolicy, LoginToken, LoginTokenBuilder, MAX_FOTOWEB_TOKEN_CHARS, login_url};
+pub use login::{
+    LoginClaims, LoginFormat, LoginPolicy, LoginToken, LoginTokenBuilder, MAX_FOTOWEB_TOKEN_CHARS,
+    login_url,
+};
 pub use secret::{Fingerprint, MAX_SECRET_LEN, Secret};
 pub use timeutil::{parse_rfc3339_utc, rfc3339};
 pub use user::{MAX_USER_LEN, validate_user_name};

@@ -11,7 +11,10 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, missing_docs)]
 
+mod api;
+mod cache;
 mod common;
+mod device;
 mod login;
 mod secret;
 
@@ -26,6 +29,13 @@ usage: fwtoken <group> <command> [options]
   secret fingerprint                   print the fingerprint of FWTOKEN_SECRET
   login issue --user NAME [--widgets] [--valid-for D] [--start-offset D] [--now T] [--sealed] [--url BASE]
   login verify TOKEN [--now T] [--leeway D] [--max-lifetime D] [--deny-user NAME]...
+  api issue --user NAME --app APP --duration D [--now T] [--owner NAME] [--max-duration D] [--cap]
+  api verify TOKEN [--now T] [--leeway D]
+  device issue --user NAME [--now T]
+  device verify TOKEN [--now T] [--max-age D] [--leeway D]
+  cache sign --path P [--width N] [--height N] [--format F] [--quality Q] [--expires-in D]
+             [--client-ip IP[/LEN]] [--tag TEXT] [--bucket D] [--now T]
+  cache open TOKEN [--now T] [--client-ip IP] [--leeway D]
 
 Secrets: FWTOKEN_SECRET, FWTOKEN_BACKUP_SECRET (environment only).
 Durations: ISO 8601 (PT30M) or short forms (30m, 1h, 45s). T: RFC 3339.
@@ -39,6 +49,9 @@ fn run(args: &[String]) -> CliResult {
     match group {
         "secret" => secret::run(rest),
         "login" => login::run(rest),
+        "api" => api::run(rest),
+        "device" => device::run(rest),
+        "cache" => cache::run(rest),
         "help" | "--help" | "-h" => {
             println!("{HELP}");
             Ok(())

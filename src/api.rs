@@ -1,0 +1,524 @@
+//! API tokens: the `FWAPIToken` header flow.
+//!
+//! A server-to-server integration holds the site's full API key ([`ApiKey`]) and sends it
+//! as `FWAPIToken: <key>`; such requests act as the built-in administrator. With the full
+//! key, a back end asks for a token that acts for one user ([`ApiTokenRequest`], answered
+//! by [`ApiTokenInfo`]) and then sends `FWAPIToken: <user token>`.
+//!
+//! A user token is envelope v1 with purpose `api`. The envelope header carries the issue
+//! time and the expiry (never 0); the encrypted plaintext is:
+//!
+//! ```text
+//! version 0x01 | len(user) (u8) | user (UTF-8) | len(app) (u8) | app (UTF-8)
+//! ```
+//!
+//! with no trailing bytes. The user name follows [`validate_user_name`](crate::validate_user_name);
+//! the application name is 1 to 255 bytes without control characters.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
+
+use rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use zeroize::Zeroize;
+
+use crate::duration::{format_duration, parse_duration};
+use crate::envelope::{self, IvMode, Times};
+use crate::error::{Error, Result};
+use crate::keyring::{KeyRing, Purpose, Verified};
+use crate::secret::Secret;
+use crate::timeutil::{self, MAX_UNIX};
+use crate::user::{self, MAX_USER_LEN};
+
+/// The request header that carries the full API key or a user's API token.
+pub const API_TOKEN_HEADER: &str = "FWAPIToken";
+
+/// Media type of an [`ApiTokenRequest`] body.
+pub const API_TOKEN_REQUEST_MEDIA_TYPE: &str = "application/vnd.fotoware.api-token-request+json";
+
+/// Media type of an [`ApiTokenInfo`] body.
+pub const API_TOKEN_INFO_MEDIA_TYPE: &str = "application/vnd.fotoware.api-token-info+json";
+
+/// Longest application name accepted, in bytes.
+pub const MAX_APP_NAME_LEN: usize = 255;
+
+/// Version byte of the plaintext layout.
+const PAYLOAD_VERSION: u8 = 0x01;
+/// version, two length bytes, the longest user and application names.
+const MAX_PAYLOAD: usize = 1 + 1 + MAX_USER_LEN + 1 + MAX_APP_NAME_LEN;
+
+/// The site's full API key: requests that present it act as the built-in administrator.
+///
+/// It wraps a [`Secret`], so it is zeroized on drop and its `Debug` shows only the
+/// fingerprint.
+///
+/// ```
+/// use fwtoken::ApiKey;
+/// let key = ApiKey::from_text("the site's full API key, from its admin page")?;
+/// assert!(key.verify_header("the site's full API key, from its admin page"));
+/// assert!(!key.verify_header("the site's full API key"));
+/// # Ok::<(), fwtoken::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    secret: Secret,
+}
+
+impl ApiKey {
+    /// Wraps a secret as the site's full API key.
+    pub fn new(secret: Secret) -> Self {
+        Self { secret }
+    }
+
+    /// The key from its text, with the rules of [`Secret::from_text`].
+    pub fn from_text(text: &str) -> Result<Self> {
+        Secret::from_text(text).map(Self::new)
+    }
+
+    /// The wrapped secret.
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// True when `presented` (the value of an `FWAPIToken` header, as received) is the
+    /// full key.
+    ///
+    /// The comparison is constant-time whatever the presented length: it compares the
+    /// SHA-256 digests of both values, which have a fixed size, so neither the key's
+    /// length nor the length of a matching prefix leaks through timing.
+    pub fn verify_header(&self, presented: &str) -> bool {
+        let mut a: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let mut b: [u8; 32] = Sha256::digest(self.secret.bytes()).into();
+        let eq = bool::from(a.ct_eq(&b));
+        a.zeroize();
+        b.zeroize();
+        eq
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("fingerprint", &self.secret.fingerprint())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Finds the `FWAPIToken` value among a request's headers, given as (name, value) pairs.
+///
+/// The name matches case-insensitively (HTTP header names are case-insensitive);
+/// surrounding spaces and tabs are trimmed from the value. `Ok(None)` when there is no
+/// such header; an error when it is empty or given more than once (the two values
+/// could disagree). Only headers are read: a key or token in the query string
+/// (`?FWAPIToken=...`) is unsupported and never looked at, even if a caller passes a
+/// pseudo-header such as `:path` that contains one.
+///
+/// ```
+/// let headers = [("Accept", "application/json"), ("fwapitoken", " abc ")];
+/// assert_eq!(fwtoken::api_token_from_headers(headers)?, Some("abc"));
+/// assert_eq!(fwtoken::api_token_from_headers([("Accept", "*/*")])?, None);
+/// # Ok::<(), fwtoken::Error>(())
+/// ```
+pub fn api_token_from_headers<'a, I>(headers: I) -> Result<Option<&'a str>>
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
+    let mut found = None;
+    for (name, value) in headers {
+        if !name.eq_ignore_ascii_case(API_TOKEN_HEADER) {
+            continue;
+        }
+        let value = value.trim_matches([' ', '\t']);
+        if value.is_empty() {
+            return Err(Error::Malformed("empty FWAPIToken header"));
+        }
+        if found.is_some() {
+            return Err(Error::Malformed("more than one FWAPIToken header"));
+        }
+        found = Some(value);
+    }
+    Ok(found)
+}
+
+/// A back end's request for a token that acts for one user (media type
+/// [`API_TOKEN_REQUEST_MEDIA_TYPE`]).
+///
+/// With the `serde` feature it reads and writes FotoWeb's JSON exactly:
+/// `{"un": "alice", "app": "CMS", "duration": "PT60S"}`; unknown fields are refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub struct ApiTokenRequest {
+    /// The user the token acts for.
+    pub un: String,
+    /// The name of the application that asks.
+    pub app: String,
+    /// How long the token lives, as an ISO 8601 duration (`PT60S`, `P5D`); see
+    /// [`parse_duration`](crate::parse_duration).
+    pub duration: String,
+}
+
+impl ApiTokenRequest {
+    /// A request with the duration written the canonical way (see
+    /// [`format_duration`](crate::format_duration)).
+    pub fn new(user: &str, app: &str, duration: Duration) -> Self {
+        Self {
+            un: user.into(),
+            app: app.into(),
+            duration: format_duration(duration),
+        }
+    }
+}
+
+/// The answer to an [`ApiTokenRequest`] (media type [`API_TOKEN_INFO_MEDIA_TYPE`]).
+///
+/// With the `serde` feature it reads and writes FotoWeb's JSON exactly:
+/// `{"token": "...", "expires": "2016-03-31T16:12:00Z"}`. `Debug` does not show the
+/// token, which is a bearer credential.
+#[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ApiTokenInfo {
+    /// The token to send as `FWAPIToken: <token>`.
+    pub token: String,
+    /// When the token expires: RFC 3339, UTC, second precision, with `Z`.
+    pub expires: String,
+}
+
+impl ApiTokenInfo {
+    /// [`expires`](Self::expires) as a time; an error when it is not in the exact form
+    /// `YYYY-MM-DDTHH:MM:SSZ`.
+    pub fn expires_at(&self) -> Result<OffsetDateTime> {
+        timeutil::parse_rfc3339_utc(&self.expires)
+            .ok_or(Error::InvalidTime("expires is not RFC 3339 UTC"))
+    }
+}
+
+impl fmt::Debug for ApiTokenInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiTokenInfo")
+            .field("token", &format_args!("<{} characters>", self.token.len()))
+            .field("expires", &self.expires)
+            .finish()
+    }
+}
+
+/// What a server issues API tokens for.
+///
+/// Defaults: a maximum duration of 7 days (a longer request is refused), no site owner,
+/// every application allowed.
+#[derive(Clone, Debug)]
+pub struct ApiPolicy {
+    max_duration: Duration,
+    cap: bool,
+    site_owner: Option<String>,
+    applications: Vec<String>,
+}
+
+impl Default for ApiPolicy {
+    /// Maximum duration 7 days, longer requests refused, no site owner, any application.
+    fn default() -> Self {
+        Self {
+            max_duration: Duration::from_secs(7 * 86_400),
+            cap: false,
+            site_owner: None,
+            applications: Vec::new(),
+        }
+    }
+}
+
+impl ApiPolicy {
+    /// The default policy.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The longest duration a token may have.
+    #[must_use]
+    pub fn max_duration(mut self, max: Duration) -> Self {
+        self.max_duration = max;
+        self
+    }
+
+    /// What happens to a request longer than the maximum: `false` (the default) refuses
+    /// it with [`Error::LifetimeTooLong`]; `true` issues a token with the maximum duration.
+    #[must_use]
+    pub fn cap_long_requests(mut self, cap: bool) -> Self {
+        self.cap = cap;
+        self
+    }
+
+    /// The site owner, who can never be impersonated with an API token: requests for
+    /// this user are refused, case-insensitively, also in the `user@domain` and
+    /// `domain\user` forms that name the same user.
+    #[must_use]
+    pub fn site_owner(mut self, user: &str) -> Self {
+        self.site_owner = Some(user.into());
+        self
+    }
+
+    /// Allows an application name (exact, case-sensitive match). Once one is allowed,
+    /// requests from any other application are refused with [`Error::DeniedApplication`].
+    #[must_use]
+    pub fn allow_application(mut self, app: &str) -> Self {
+        self.applications.push(app.into());
+        self
+    }
+
+    /// The lifetime to issue for `requested`, or the refusal.
+    fn lifetime(&self, requested: Duration) -> Result<Duration> {
+        if requested <= self.max_duration {
+            Ok(requested)
+        } else if self.cap {
+            Ok(self.max_duration)
+        } else {
+            Err(Error::LifetimeTooLong {
+                max_secs: self.max_duration.as_secs(),
+            })
+        }
+    }
+}
+
+/// What a verified API token says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiClaims {
+    /// The user the token acts for.
+    pub user: String,
+    /// The application it was issued to.
+    pub app: String,
+    /// When it was issued (second precision).
+    pub issued_at: OffsetDateTime,
+    /// When it expires (second precision).
+    pub expires: OffsetDateTime,
+}
+
+/// Issuing and verifying API tokens that act for one user.
+///
+/// ```
+/// use core::time::Duration;
+/// use fwtoken::{ApiPolicy, ApiToken, ApiTokenRequest, KeyRing, Secret};
+/// use time::macros::datetime;
+///
+/// let ring = KeyRing::new(Secret::from_text("site encryption secret from FotoWeb")?);
+/// let now = datetime!(2016-03-31 16:11:00 UTC);
+/// let request = ApiTokenRequest { un: "alice".into(), app: "CMS".into(), duration: "PT60S".into() };
+/// let policy = ApiPolicy::new().site_owner("admin");
+/// let info = ApiToken::issue(&ring, &request, now, &policy, &mut fwtoken::os_rng())?;
+/// assert_eq!(info.expires, "2016-03-31T16:12:00Z");
+///
+/// let claims = ApiToken::verify(&ring, &info.token, now, Duration::from_secs(60))?;
+/// assert_eq!((claims.user.as_str(), claims.app.as_str()), ("alice", "CMS"));
+///
+/// let owner = ApiTokenRequest { un: "CORP\\Admin".into(), ..request };
+/// assert_eq!(ApiToken::issue(&ring, &owner, now, &policy, &mut fwtoken::os_rng()), Err(fwtoken::Error::DeniedUser));
+/// # Ok::<(), fwtoken::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ApiToken;
+
+impl ApiToken {
+    /// Issues a token for `request.un`, sealed under the ring's primary secret.
+    ///
+    /// Checks, in order: the user name, the application name, the site owner, the
+    /// allowed applications, then the duration (parsed strictly, then checked against
+    /// the maximum). The token is issued at `now` (truncated to the second) and expires
+    /// the duration later, rounded up to a whole second.
+    pub fn issue(
+        ring: &KeyRing,
+        request: &ApiTokenRequest,
+        now: OffsetDateTime,
+        policy: &ApiPolicy,
+        rng: &mut impl CryptoRng,
+    ) -> Result<ApiTokenInfo> {
+        user::validate_user_name(&request.un)?;
+        validate_app(&request.app)?;
+        if policy
+            .site_owner
+            .as_deref()
+            .is_some_and(|owner| user::names_same_user(&request.un, owner))
+        {
+            return Err(Error::DeniedUser);
+        }
+        if !policy.applications.is_empty() && !policy.applications.contains(&request.app) {
+            return Err(Error::DeniedApplication);
+        }
+        let lifetime = policy.lifetime(parse_duration(&request.duration)?)?;
+        let secs = lifetime
+            .as_secs()
+            .checked_add(u64::from(lifetime.subsec_nanos() > 0))
+            .ok_or(Error::InvalidDuration("overflow"))?;
+        if secs == 0 {
+            return Err(Error::InvalidDuration("zero"));
+        }
+        let issued_at = timeutil::unix(now)?;
+        let expires_at = issued_at
+            .checked_add(secs)
+            .filter(|e| *e <= MAX_UNIX)
+            .ok_or(Error::InvalidTime("expiry out of range"))?;
+
+        let mut buf = [0u8; MAX_PAYLOAD];
+        let n = encode(&mut buf, &request.un, &request.app)?;
+        let times = Times {
+            issued_at,
+            expires_at,
+        };
+        let token = envelope::seal(
+            ring,
+            Purpose::Api,
+            times,
+            buf.get(..n).unwrap_or_default(),
+            &[],
+            IvMode::Random(rng),
+        );
+        buf.zeroize();
+        Ok(ApiTokenInfo {
+            token: token?,
+            expires: timeutil::rfc3339(timeutil::from_unix(expires_at)?),
+        })
+    }
+
+    /// Verifies a user's API token: envelope v1 with purpose `api` (any other purpose,
+    /// a device token say, is [`Error::WrongPurpose`]), made by the ring's primary or
+    /// backup secret, valid at `now` give or take `leeway`.
+    pub fn verify(
+        ring: &KeyRing,
+        token: &str,
+        now: OffsetDateTime,
+        leeway: Duration,
+    ) -> Result<Verified<ApiClaims>> {
+        let now = timeutil::unix(now)?;
+        envelope::open(ring, Purpose::Api, token, now, leeway.as_secs(), &[], |o| {
+            if o.expires_at == 0 {
+                return Err(Error::Malformed("API token without expiry"));
+            }
+            let (user, app) = decode(o.plaintext)?;
+            Ok(ApiClaims {
+                user: user.into(),
+                app: app.into(),
+                issued_at: timeutil::from_unix(o.issued_at)?,
+                expires: timeutil::from_unix(o.expires_at)?,
+            })
+        })
+    }
+}
+
+/// 1 to 255 bytes, no control character.
+fn validate_app(app: &str) -> Result<()> {
+    if app.is_empty() {
+        return Err(Error::InvalidArgument("empty application name"));
+    }
+    if app.len() > MAX_APP_NAME_LEN {
+        return Err(Error::InvalidArgument(
+            "application name longer than 255 bytes",
+        ));
+    }
+    if app.chars().any(char::is_control) {
+        return Err(Error::InvalidArgument(
+            "application name contains a control character",
+        ));
+    }
+    Ok(())
+}
+
+/// Writes the plaintext into `buf`, returning its length.
+fn encode(buf: &mut [u8; MAX_PAYLOAD], user: &str, app: &str) -> Result<usize> {
+    let mut len = 0;
+    put(buf, &mut len, &[PAYLOAD_VERSION])?;
+    put_field(buf, &mut len, user.as_bytes())?;
+    put_field(buf, &mut len, app.as_bytes())?;
+    Ok(len)
+}
+
+fn put(buf: &mut [u8], len: &mut usize, bytes: &[u8]) -> Result<()> {
+    const FULL: Error = Error::InvalidArgument("payload too long");
+    let end = len.checked_add(bytes.len()).ok_or(FULL)?;
+    buf.get_mut(*len..end).ok_or(FULL)?.copy_from_slice(bytes);
+    *len = end;
+    Ok(())
+}
+
+fn put_field(buf: &mut [u8], len: &mut usize, field: &[u8]) -> Result<()> {
+    let n = u8::try_from(field.len())
+        .map_err(|_| Error::InvalidArgument("field longer than 255 bytes"))?;
+    put(buf, len, &[n])?;
+    put(buf, len, field)
+}
+
+/// Reads the plaintext strictly: version, two length-prefixed UTF-8 fields, nothing after.
+fn decode(p: &[u8]) -> Result<(&str, &str)> {
+    let (&version, rest) = p.split_first().ok_or(Error::Malformed("empty payload"))?;
+    if version != PAYLOAD_VERSION {
+        return Err(Error::Malformed("unsupported payload version"));
+    }
+    let (user, rest) = field(rest)?;
+    let (app, rest) = field(rest)?;
+    if !rest.is_empty() {
+        return Err(Error::Malformed("trailing bytes in payload"));
+    }
+    let user =
+        core::str::from_utf8(user).map_err(|_| Error::Malformed("user name is not UTF-8"))?;
+    user::validate_user_name(user)?;
+    let app =
+        core::str::from_utf8(app).map_err(|_| Error::Malformed("application name is not UTF-8"))?;
+    validate_app(app).map_err(|_| Error::Malformed("invalid application name"))?;
+    Ok((user, app))
+}
+
+fn field(b: &[u8]) -> Result<(&[u8], &[u8])> {
+    let (&n, rest) = b
+        .split_first()
+        .ok_or(Error::Malformed("truncated payload"))?;
+    rest.split_at_checked(usize::from(n))
+        .ok_or(Error::Malformed("truncated payload"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )]
+    use super::*;
+
+    #[test]
+    fn payload_round_trip_and_strictness() {
+        let mut buf = [0u8; MAX_PAYLOAD];
+        let n = encode(&mut buf, "alice", "CMS").unwrap();
+        assert_eq!(&buf[..n], b"\x01\x05alice\x03CMS");
+        assert_eq!(decode(&buf[..n]).unwrap(), ("alice", "CMS"));
+        // Longest names fit exactly.
+        let long_user = "u".repeat(MAX_USER_LEN);
+        let long_app = "a".repeat(MAX_APP_NAME_LEN);
+        let n = encode(&mut buf, &long_user, &long_app).unwrap();
+        assert_eq!(n, MAX_PAYLOAD);
+        assert_eq!(
+            decode(&buf[..n]).unwrap(),
+            (long_user.as_str(), long_app.as_str())
+        );
+
+        for bad in [
+            &b""[..],
+            b"\x02\x05alice\x03CMS",
+            b"\x01\x05alice\x03CMSx",
+            b"\x01\x05alice\x04CMS",
+            b"\x01\x06alice",
+            b"\x01\x00\x03CMS",
+            b"\x01\x05alice\x00",
+            b"\x01\x05al\xffce\x03CMS",
+            b"\x01\x05a;b=c\x03CMS",
+        ] {
+            assert!(
+                matches!(
+                    decode(bad),
+                    Err(Error::Malformed(_) | Error::InvalidUserName(_))
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+}

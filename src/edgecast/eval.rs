@@ -1,0 +1,308 @@
+//! Checking a request against the parameters of an Edgecast token, as the edge does.
+
+use core::fmt;
+use core::net::IpAddr;
+use core::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::params::{CountryCode, EdgeParams, EdgeProto, MISSING};
+
+/// What an edge service knows about one request.
+///
+/// `host` is the request's host name (a `:port` suffix and a trailing dot are ignored);
+/// `path` is everything after the host, starting with `/`, as the edge normalised it.
+///
+/// ```
+/// use fwtoken::{CountryCode, EdgeProto, EdgeRequest};
+/// use fwtoken::time::macros::datetime;
+/// let req = EdgeRequest::new(
+///     datetime!(2026-11-24 10:00 UTC),
+///     "203.0.113.7".parse().unwrap(),
+///     EdgeProto::Https,
+///     "cdn.example.com",
+///     "/videos/intro.mp4",
+/// )
+/// .country(CountryCode::new("NO")?)
+/// .referrer("https://www.example.com/watch");
+/// # let _ = req;
+/// # Ok::<(), fwtoken::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct EdgeRequest<'a> {
+    now: OffsetDateTime,
+    client_ip: IpAddr,
+    protocol: EdgeProto,
+    host: &'a str,
+    path: &'a str,
+    country: Option<CountryCode>,
+    referrer: Option<&'a str>,
+}
+
+impl<'a> EdgeRequest<'a> {
+    /// A request at `now` from `client_ip`, without a known country and without a referrer.
+    pub fn new(now: OffsetDateTime, client_ip: IpAddr, protocol: EdgeProto, host: &'a str, path: &'a str) -> Self {
+        Self { now, client_ip, protocol, host, path, country: None, referrer: None }
+    }
+
+    /// The client's country, when the edge knows it.
+    #[must_use]
+    pub fn country(mut self, country: CountryCode) -> Self {
+        self.country = Some(country);
+        self
+    }
+
+    /// The `Referer` header (a URL). An empty value counts as no referrer.
+    #[must_use]
+    pub fn referrer(mut self, referrer: &'a str) -> Self {
+        self.referrer = Some(referrer);
+        self
+    }
+}
+
+/// The rule of an Edgecast token that refused a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EdgeRefusal {
+    /// `ec_expire` has passed (leeway included).
+    Expired,
+    /// The client address is not the `ec_clientip` address or not in its network.
+    ClientIp,
+    /// The client's country is in `ec_country_deny`.
+    CountryDenied,
+    /// `ec_country_allow` is set and the client's country is not in it (or unknown).
+    CountryNotAllowed,
+    /// The path starts with none of the `ec_url_allow` prefixes, or has `.`/`..` segments.
+    UrlNotAllowed,
+    /// The host matches `ec_host_deny`.
+    HostDenied,
+    /// `ec_host_allow` is set and the host matches none of it.
+    HostNotAllowed,
+    /// The referrer (or its absence, for `missing`) matches `ec_ref_deny`.
+    ReferrerDenied,
+    /// `ec_ref_allow` is set and the referrer (or its absence) matches none of it.
+    ReferrerNotAllowed,
+    /// The protocol is in `ec_proto_deny`.
+    ProtocolDenied,
+    /// `ec_proto_allow` is set and the protocol is not in it.
+    ProtocolNotAllowed,
+}
+
+impl EdgeRefusal {
+    /// The parameter whose rule refused the request (`"ec_country_deny"`, say).
+    pub const fn param(self) -> &'static str {
+        match self {
+            EdgeRefusal::Expired => "ec_expire",
+            EdgeRefusal::ClientIp => "ec_clientip",
+            EdgeRefusal::CountryDenied => "ec_country_deny",
+            EdgeRefusal::CountryNotAllowed => "ec_country_allow",
+            EdgeRefusal::UrlNotAllowed => "ec_url_allow",
+            EdgeRefusal::HostDenied => "ec_host_deny",
+            EdgeRefusal::HostNotAllowed => "ec_host_allow",
+            EdgeRefusal::ReferrerDenied => "ec_ref_deny",
+            EdgeRefusal::ReferrerNotAllowed => "ec_ref_allow",
+            EdgeRefusal::ProtocolDenied => "ec_proto_deny",
+            EdgeRefusal::ProtocolNotAllowed => "ec_proto_allow",
+        }
+    }
+}
+
+impl fmt::Display for EdgeRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "refused by {}", self.param())
+    }
+}
+
+impl core::error::Error for EdgeRefusal {}
+
+impl EdgeParams {
+    /// Says whether the token's parameters allow `request`, or which rule refused it.
+    ///
+    /// Rules are checked in this order, each deny list before its allow list, so a value
+    /// in both is denied: `ec_expire` (refused once `now` is past it by more than
+    /// `leeway`), `ec_clientip`, `ec_country_*` (an unknown country passes a deny list and
+    /// fails an allow list), `ec_url_allow` (a prefix of the path; a path with `.` or `..`
+    /// segments fails it), `ec_host_*` (case-insensitive; `*.example.com` matches any
+    /// subdomain, not `example.com` itself), `ec_ref_*` (`missing` matches a request
+    /// without a referrer; `[*.]host[/path]` matches the referrer URL's host and the start
+    /// of its path), `ec_proto_*`. Unknown parameters do not take part.
+    ///
+    /// ```
+    /// use fwtoken::{EdgeParams, EdgeProto, EdgeRefusal, EdgeRequest};
+    /// use fwtoken::time::macros::datetime;
+    /// use std::time::Duration;
+    /// let p = EdgeParams::parse("ec_expire=1764000000&ec_url_allow=/videos/&ec_proto_deny=http")?;
+    /// let ip = "203.0.113.7".parse().unwrap();
+    /// let now = datetime!(2025-11-24 12:00 UTC);
+    /// let ok = EdgeRequest::new(now, ip, EdgeProto::Https, "cdn.example.com", "/videos/a.mp4");
+    /// assert_eq!(p.evaluate(&ok, Duration::ZERO), Ok(()));
+    /// let plain = EdgeRequest::new(now, ip, EdgeProto::Http, "cdn.example.com", "/videos/a.mp4");
+    /// assert_eq!(p.evaluate(&plain, Duration::ZERO), Err(EdgeRefusal::ProtocolDenied));
+    /// # Ok::<(), fwtoken::Error>(())
+    /// ```
+    pub fn evaluate(&self, request: &EdgeRequest<'_>, leeway: Duration) -> Result<(), EdgeRefusal> {
+        if let Some(expire) = self.expires_unix() {
+            let last = i128::from(expire) + i128::from(leeway.as_secs());
+            if i128::from(request.now.unix_timestamp()) > last {
+                return Err(EdgeRefusal::Expired);
+            }
+        }
+        if let Some(net) = self.client_ip()
+            && !net.contains(request.client_ip)
+        {
+            return Err(EdgeRefusal::ClientIp);
+        }
+        if let Some(c) = request.country
+            && self.country_deny().contains(&c)
+        {
+            return Err(EdgeRefusal::CountryDenied);
+        }
+        if !self.country_allow().is_empty() && !request.country.is_some_and(|c| self.country_allow().contains(&c)) {
+            return Err(EdgeRefusal::CountryNotAllowed);
+        }
+        if !self.url_allow().is_empty() {
+            let path = request.path;
+            if has_dot_segment(path) || !self.url_allow().iter().any(|p| path.starts_with(p.as_str())) {
+                return Err(EdgeRefusal::UrlNotAllowed);
+            }
+        }
+        let host = host_only(request.host);
+        if self.host_deny().iter().any(|h| host_matches(h, host)) {
+            return Err(EdgeRefusal::HostDenied);
+        }
+        if !self.host_allow().is_empty() && !self.host_allow().iter().any(|h| host_matches(h, host)) {
+            return Err(EdgeRefusal::HostNotAllowed);
+        }
+        let referrer = request.referrer.filter(|r| !r.trim().is_empty());
+        if self.ref_deny().iter().any(|r| referrer_matches(r, referrer)) {
+            return Err(EdgeRefusal::ReferrerDenied);
+        }
+        if !self.ref_allow().is_empty() && !self.ref_allow().iter().any(|r| referrer_matches(r, referrer)) {
+            return Err(EdgeRefusal::ReferrerNotAllowed);
+        }
+        if self.proto_deny().contains(&request.protocol) {
+            return Err(EdgeRefusal::ProtocolDenied);
+        }
+        if !self.proto_allow().is_empty() && !self.proto_allow().contains(&request.protocol) {
+            return Err(EdgeRefusal::ProtocolNotAllowed);
+        }
+        Ok(())
+    }
+}
+
+/// True when a segment of the path (before any `?` or `#`) is `.` or `..`, also written
+/// with `%2e`.
+fn has_dot_segment(path: &str) -> bool {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    path.split('/').any(|seg| {
+        let mut rest = seg.as_bytes();
+        let mut dots = 0;
+        while !rest.is_empty() {
+            if let Some(r) = rest.strip_prefix(b".") {
+                rest = r;
+            } else if rest.len() >= 3 && rest.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(b"%2e")) {
+                rest = rest.get(3..).unwrap_or_default();
+            } else {
+                return false;
+            }
+            dots += 1;
+        }
+        (1..=2).contains(&dots)
+    })
+}
+
+/// The host name without a `:port` suffix or a trailing dot (`[v6]` literals keep their brackets).
+fn host_only(host: &str) -> &str {
+    let host = if host.starts_with('[') {
+        host.find(']').and_then(|i| host.get(..=i)).unwrap_or(host)
+    } else {
+        match host.rsplit_once(':') {
+            Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => host,
+        }
+    };
+    host.strip_suffix('.').unwrap_or(host)
+}
+
+/// `pattern` is a host name or `*.suffix`; case-insensitive.
+fn host_matches(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => {
+            let Some(cut) = host.len().checked_sub(suffix.len() + 1) else {
+                return false;
+            };
+            cut > 0
+                && host.get(cut..cut + 1) == Some(".")
+                && host.get(cut + 1..).is_some_and(|s| s.eq_ignore_ascii_case(suffix))
+        }
+        None => pattern.eq_ignore_ascii_case(host),
+    }
+}
+
+/// A referrer rule against the request's referrer (`None` when there is none).
+fn referrer_matches(rule: &str, referrer: Option<&str>) -> bool {
+    match referrer {
+        None => rule == MISSING,
+        Some(_) if rule == MISSING => false,
+        Some(url) => {
+            let (rule_host, rule_path) = match rule.find('/') {
+                Some(i) => (rule.get(..i).unwrap_or_default(), rule.get(i..).unwrap_or_default()),
+                None => (rule, ""),
+            };
+            let (host, path) = split_url(url);
+            host_matches(rule_host, host) && path.starts_with(rule_path)
+        }
+    }
+}
+
+/// The host (without user info, port or trailing dot) and the rest (from the first `/`,
+/// `?` or `#`) of a URL, with or without its `scheme://`.
+fn split_url(url: &str) -> (&str, &str) {
+    let rest = match url.split_once("://") {
+        Some((scheme, rest))
+            if !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+        {
+            rest
+        }
+        _ => url,
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at_checked(end).unwrap_or((rest, ""));
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    (host_only(authority), path)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn dot_segments() {
+        for p in ["/a/../b", "/a/./b", "/..", "/a/%2e%2E/b", "/a/.%2e", "/a/.."] {
+            assert!(has_dot_segment(p), "{p}");
+        }
+        for p in ["/a/b", "/a/...", "/a/.hidden", "/a/b?x=/../", "/", "/a..b"] {
+            assert!(!has_dot_segment(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(host_only("Example.COM:8443"), "Example.COM");
+        assert_eq!(host_only("example.com."), "example.com");
+        assert_eq!(host_only("[::1]:443"), "[::1]");
+        assert!(host_matches("*.example.com", "a.b.EXAMPLE.com"));
+        assert!(!host_matches("*.example.com", "example.com"));
+        assert!(!host_matches("*.example.com", "badexample.com"));
+        assert!(!host_matches("*.example.com", ".example.com"));
+        assert!(host_matches("cdn.example.com", "CDN.example.com"));
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(split_url("https://user@www.example.com:8080/a/b?q"), ("www.example.com", "/a/b?q"));
+        assert_eq!(split_url("www.example.com"), ("www.example.com", ""));
+        assert_eq!(split_url("http://example.com?x"), ("example.com", "?x"));
+    }
+}
