@@ -84,12 +84,14 @@ impl FernetKey {
     /// A key from its text: exactly 44 characters of canonical padded base64url encoding
     /// 32 bytes, as `Fernet.generate_key()` prints it.
     pub fn from_base64(text: &str) -> Result<Self> {
-        const BAD: Error = Error::InvalidSecret("a Fernet key is 32 bytes in padded base64url (44 characters)");
+        const BAD: Error =
+            Error::InvalidSecret("a Fernet key is 32 bytes in padded base64url (44 characters)");
         if text.len() != KEY_TEXT_LEN {
             return Err(BAD);
         }
         let mut buf = Zeroizing::new([0u8; KEY_TEXT_LEN / 4 * 3]);
-        let n = b64::decode_into(&b64::URL_PAD, text.as_bytes(), buf.as_mut_slice()).map_err(|_| BAD)?;
+        let n = b64::decode_into(&b64::URL_PAD, text.as_bytes(), buf.as_mut_slice())
+            .map_err(|_| BAD)?;
         let raw: [u8; 32] = buf.get(..n).and_then(|b| b.try_into().ok()).ok_or(BAD)?;
         Ok(Self::from_bytes(raw))
     }
@@ -105,11 +107,17 @@ impl FernetKey {
         let raw_z = Zeroizing::new(raw);
         raw.zeroize();
         let (signing, encryption) = raw_z.split_at(16);
-        let aes = Aes128::new_from_slice(encryption).unwrap_or_else(|_| Aes128::new(&Default::default()));
+        let aes =
+            Aes128::new_from_slice(encryption).unwrap_or_else(|_| Aes128::new(&Default::default()));
         let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(signing)
             .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
         let fingerprint = fingerprint(raw_z.as_slice());
-        Self { raw: raw_z, aes, mac, fingerprint }
+        Self {
+            raw: raw_z,
+            aes,
+            mac,
+            fingerprint,
+        }
     }
 
     /// The key text (44 characters of padded base64url). Named explicitly so every use is
@@ -143,7 +151,9 @@ fn fingerprint(raw: &[u8]) -> Fingerprint {
 
 impl fmt::Debug for FernetKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FernetKey").field("fingerprint", &self.fingerprint).finish_non_exhaustive()
+        f.debug_struct("FernetKey")
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
     }
 }
 
@@ -209,7 +219,11 @@ pub struct FernetRing {
 impl FernetRing {
     /// A ring with only a primary key and the default clock skew (60 s).
     pub fn new(primary: FernetKey) -> Self {
-        Self { primary, backup: None, skew: DEFAULT_FERNET_CLOCK_SKEW }
+        Self {
+            primary,
+            backup: None,
+            skew: DEFAULT_FERNET_CLOCK_SKEW,
+        }
     }
 
     /// Sets the backup key (replacing any previous one). Fails if it equals the primary.
@@ -217,7 +231,10 @@ impl FernetRing {
         if backup == self.primary {
             return Err(Error::DuplicateKey);
         }
-        Ok(Self { backup: Some(backup), ..self })
+        Ok(Self {
+            backup: Some(backup),
+            ..self
+        })
     }
 
     /// Makes `new_primary` the primary; the old primary becomes the backup and the old
@@ -227,12 +244,19 @@ impl FernetRing {
         if new_primary == self.primary || dup_backup {
             return Err(Error::DuplicateKey);
         }
-        Ok(Self { primary: new_primary, backup: Some(self.primary), skew: self.skew })
+        Ok(Self {
+            primary: new_primary,
+            backup: Some(self.primary),
+            skew: self.skew,
+        })
     }
 
     /// Drops the backup: tokens made under it stop decrypting.
     pub fn retire_backup(self) -> Self {
-        Self { backup: None, ..self }
+        Self {
+            backup: None,
+            ..self
+        }
     }
 
     /// How far in the future a token's timestamp may be when a TTL is given (default 60 s;
@@ -265,7 +289,12 @@ impl FernetRing {
     /// Encrypts `plaintext` under the primary key, timestamped `now` (whole seconds), with a
     /// random IV from `rng`. Refuses plaintexts over [`MAX_FERNET_PLAINTEXT`] bytes and
     /// times before 1970.
-    pub fn encrypt(&self, plaintext: &[u8], now: OffsetDateTime, rng: &mut impl CryptoRng) -> Result<String> {
+    pub fn encrypt(
+        &self,
+        plaintext: &[u8],
+        now: OffsetDateTime,
+        rng: &mut impl CryptoRng,
+    ) -> Result<String> {
         let mut iv = [0u8; IV_LEN];
         rng.fill_bytes(&mut iv);
         seal(&self.primary, timeutil::unix(now)?, iv, plaintext)
@@ -280,13 +309,21 @@ impl FernetRing {
     /// older than `ttl` is [`Error::Expired`] and one more than the clock skew in the
     /// future is [`Error::NotYetValid`]; without one, the timestamp is not checked against
     /// `now`. A timestamp past the year 9999 is always [`Error::InvalidTime`].
-    pub fn decrypt(&self, token: &str, now: OffsetDateTime, ttl: Option<Duration>) -> Result<Verified<FernetMessage>> {
+    pub fn decrypt(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+        ttl: Option<Duration>,
+    ) -> Result<Verified<FernetMessage>> {
         let window = match ttl {
             Some(ttl) => Some((timeutil::unix(now)?, ttl.as_secs())),
             None => None,
         };
         self.open(token, window, |ts, plaintext| {
-            Ok(FernetMessage { plaintext: plaintext.to_vec(), issued_at: timeutil::from_unix(ts)? })
+            Ok(FernetMessage {
+                plaintext: plaintext.to_vec(),
+                issued_at: timeutil::from_unix(ts)?,
+            })
         })
     }
 
@@ -296,7 +333,10 @@ impl FernetRing {
     pub fn rotate(&self, token: &str, rng: &mut impl CryptoRng) -> Result<String> {
         let mut iv = [0u8; IV_LEN];
         rng.fill_bytes(&mut iv);
-        self.open(token, None, |ts, plaintext| seal(&self.primary, ts, iv, plaintext)).map(Verified::into_inner)
+        self.open(token, None, |ts, plaintext| {
+            seal(&self.primary, ts, iv, plaintext)
+        })
+        .map(Verified::into_inner)
     }
 
     fn open<T>(
@@ -306,7 +346,9 @@ impl FernetRing {
         parse: impl FnOnce(u64, &[u8]) -> Result<T>,
     ) -> Result<Verified<T>> {
         if token.len() > MAX_FERNET_TOKEN_CHARS {
-            return Err(Error::TooLong { max: MAX_FERNET_TOKEN_CHARS });
+            return Err(Error::TooLong {
+                max: MAX_FERNET_TOKEN_CHARS,
+            });
         }
         let mut buf = [0u8; MAX_RAW];
         let n = b64::decode_into(&b64::URL_PAD, token.as_bytes(), &mut buf)?;
@@ -315,10 +357,13 @@ impl FernetRing {
             return Err(Error::Malformed("wrong length"));
         }
         let (signed, tag_in) = raw.split_at_mut(raw.len() - TAG_LEN);
-        let tag_in: &[u8; TAG_LEN] = (&*tag_in).try_into().map_err(|_| Error::Malformed("wrong length"))?;
+        let tag_in: &[u8; TAG_LEN] = (&*tag_in)
+            .try_into()
+            .map_err(|_| Error::Malformed("wrong length"))?;
         let (header, ct) = signed.split_at_mut(HEADER_LEN);
-        let [version, t0, t1, t2, t3, t4, t5, t6, t7, iv @ ..]: [u8; HEADER_LEN] =
-            (&*header).try_into().map_err(|_| Error::Malformed("wrong length"))?;
+        let [version, t0, t1, t2, t3, t4, t5, t6, t7, iv @ ..]: [u8; HEADER_LEN] = (&*header)
+            .try_into()
+            .map_err(|_| Error::Malformed("wrong length"))?;
         if version != VERSION {
             return Err(Error::Malformed("unsupported version"));
         }
@@ -342,10 +387,14 @@ impl FernetRing {
             if let Some(end) = ts.checked_add(ttl)
                 && end < now
             {
-                return Err(Error::Expired { expired_at: timeutil::from_unix(end)? });
+                return Err(Error::Expired {
+                    expired_at: timeutil::from_unix(end)?,
+                });
             }
             if now.saturating_add(self.skew.as_secs()) < ts {
-                return Err(Error::NotYetValid { not_before: timeutil::from_unix(ts)? });
+                return Err(Error::NotYetValid {
+                    not_before: timeutil::from_unix(ts)?,
+                });
             }
         }
         let pt = cbc::Decryptor::<Aes128>::inner_iv_init(key.aes.clone(), &iv.into())
@@ -371,7 +420,9 @@ impl fmt::Debug for FernetRing {
 /// Builds a token under `key` with the given timestamp and IV.
 fn seal(key: &FernetKey, ts: u64, iv: [u8; IV_LEN], plaintext: &[u8]) -> Result<String> {
     if plaintext.len() > MAX_FERNET_PLAINTEXT {
-        return Err(Error::TooLong { max: MAX_FERNET_PLAINTEXT });
+        return Err(Error::TooLong {
+            max: MAX_FERNET_PLAINTEXT,
+        });
     }
     if ts > MAX_UNIX {
         return Err(Error::InvalidTime("timestamp out of range"));
@@ -381,7 +432,9 @@ fn seal(key: &FernetKey, ts: u64, iv: [u8; IV_LEN], plaintext: &[u8]) -> Result<
 
 /// [`seal`] without the timestamp range check (tests forge hostile timestamps with it).
 fn seal_unchecked(key: &FernetKey, ts: u64, iv: [u8; IV_LEN], plaintext: &[u8]) -> Result<String> {
-    const TOO_LONG: Error = Error::TooLong { max: MAX_FERNET_PLAINTEXT };
+    const TOO_LONG: Error = Error::TooLong {
+        max: MAX_FERNET_PLAINTEXT,
+    };
     let ct_len = (plaintext.len() / BLOCK + 1) * BLOCK;
     let total = OVERHEAD + ct_len;
     let mut buf = [0u8; MAX_RAW];
@@ -393,14 +446,18 @@ fn seal_unchecked(key: &FernetKey, ts: u64, iv: [u8; IV_LEN], plaintext: &[u8]) 
         ts_out.copy_from_slice(&ts.to_be_bytes());
         iv_out.copy_from_slice(&iv);
         let ct = rest.get_mut(..ct_len).ok_or(TOO_LONG)?;
-        ct.get_mut(..plaintext.len()).ok_or(TOO_LONG)?.copy_from_slice(plaintext);
+        ct.get_mut(..plaintext.len())
+            .ok_or(TOO_LONG)?
+            .copy_from_slice(plaintext);
         cbc::Encryptor::<Aes128>::inner_iv_init(key.aes.clone(), &iv.into())
             .encrypt_padded::<Pkcs7>(ct, plaintext.len())
             .map_err(|_| TOO_LONG)?;
     }
     let (signed, rest) = buf.split_at_mut(total - TAG_LEN);
     let tag = key.tag(signed);
-    rest.get_mut(..TAG_LEN).ok_or(TOO_LONG)?.copy_from_slice(&tag);
+    rest.get_mut(..TAG_LEN)
+        .ok_or(TOO_LONG)?
+        .copy_from_slice(&tag);
     let out = b64::encode(&b64::URL_PAD, buf.get(..total).unwrap_or_default());
     buf.zeroize();
     Ok(out)
@@ -408,7 +465,12 @@ fn seal_unchecked(key: &FernetKey, ts: u64, iv: [u8; IV_LEN], plaintext: &[u8]) 
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )]
     use super::*;
 
     fn key() -> FernetKey {
@@ -425,17 +487,29 @@ mod tests {
         for ts in [u64::MAX, u64::MAX - 30, MAX_UNIX + 1, i64::MAX as u64 + 1] {
             // Authentic tokens (we hold the key) with a timestamp no clock can reach.
             let token = seal_unchecked(&ring.primary, ts, [7; 16], b"x").unwrap();
-            for ttl in [None, Some(Duration::ZERO), Some(Duration::from_secs(60)), Some(Duration::MAX)] {
+            for ttl in [
+                None,
+                Some(Duration::ZERO),
+                Some(Duration::from_secs(60)),
+                Some(Duration::MAX),
+            ] {
                 for now in [at(0), at(1_700_000_000), at(MAX_UNIX as i64)] {
                     let err = ring.decrypt(&token, now, ttl).unwrap_err();
-                    assert_eq!(err, Error::InvalidTime("timestamp out of range"), "ts {ts} ttl {ttl:?}");
+                    assert_eq!(
+                        err,
+                        Error::InvalidTime("timestamp out of range"),
+                        "ts {ts} ttl {ttl:?}"
+                    );
                 }
             }
             assert_eq!(
                 ring.rotate(&token, &mut FixedIv).unwrap_err(),
                 Error::InvalidTime("timestamp out of range")
             );
-            assert_eq!(seal(&ring.primary, ts, [7; 16], b"x").unwrap_err(), Error::InvalidTime("timestamp out of range"));
+            assert_eq!(
+                seal(&ring.primary, ts, [7; 16], b"x").unwrap_err(),
+                Error::InvalidTime("timestamp out of range")
+            );
         }
         // The last representable second still works, with a huge TTL and a huge skew.
         let token = seal(&ring.primary, MAX_UNIX, [7; 16], b"x").unwrap();
@@ -451,10 +525,22 @@ mod tests {
         let token = ring.encrypt(&pt, at(1), &mut FixedIv).unwrap();
         assert!(token.len() <= MAX_FERNET_TOKEN_CHARS, "{}", token.len());
         assert_eq!(ring.decrypt(&token, at(1), None).unwrap().plaintext, pt);
-        let err = ring.encrypt(&[0; MAX_FERNET_PLAINTEXT + 1], at(1), &mut FixedIv).unwrap_err();
-        assert_eq!(err, Error::TooLong { max: MAX_FERNET_PLAINTEXT });
+        let err = ring
+            .encrypt(&[0; MAX_FERNET_PLAINTEXT + 1], at(1), &mut FixedIv)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::TooLong {
+                max: MAX_FERNET_PLAINTEXT
+            }
+        );
         let long = "A".repeat(MAX_FERNET_TOKEN_CHARS + 4);
-        assert_eq!(ring.decrypt(&long, at(1), None).unwrap_err(), Error::TooLong { max: MAX_FERNET_TOKEN_CHARS });
+        assert_eq!(
+            ring.decrypt(&long, at(1), None).unwrap_err(),
+            Error::TooLong {
+                max: MAX_FERNET_TOKEN_CHARS
+            }
+        );
     }
 
     struct FixedIv;

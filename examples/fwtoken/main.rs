@@ -15,6 +15,10 @@ mod api;
 mod cache;
 mod common;
 mod device;
+#[cfg(feature = "edgecast")]
+mod edge;
+#[cfg(feature = "fernet")]
+mod fernet;
 mod login;
 mod secret;
 
@@ -36,8 +40,21 @@ usage: fwtoken <group> <command> [options]
   cache sign --path P [--width N] [--height N] [--format F] [--quality Q] [--expires-in D]
              [--client-ip IP[/LEN]] [--tag TEXT] [--bucket D] [--now T]
   cache open TOKEN [--now T] [--client-ip IP] [--leeway D]
+  edge encrypt (--params 'ec_expire=...&ec_url_allow=/a' | [--expires-in D | --expires-at T]
+               [--client-ip IP[/LEN]] [--country-allow CC]... [--country-deny CC]...
+               [--url-allow PATH]... [--host-allow H]... [--host-deny H]... [--ref-allow R]...
+               [--ref-deny R]... [--proto-allow P]... [--proto-deny P]... [--param NAME=VALUE]...)
+               [--now T] [--legacy-key]
+  edge decrypt TOKEN [--legacy-key]    print {\"params\":...,\"key\":\"primary\"|\"backup\"}
+  edge check TOKEN --client-ip IP --host H --path P [--proto https] [--country CC]
+             [--referrer URL] [--now T] [--leeway D] [--legacy-key]
+  fernet generate-key                  print a new Fernet key
+  fernet encrypt [--now T]             encrypt stdin
+  fernet decrypt TOKEN [--ttl SECONDS] [--clock-skew SECONDS] [--now T]   plaintext to stdout
 
 Secrets: FWTOKEN_SECRET, FWTOKEN_BACKUP_SECRET (environment only).
+Edgecast keys: FWTOKEN_EDGE_KEY, FWTOKEN_EDGE_BACKUP_KEY. Fernet keys: FWTOKEN_FERNET_KEY,
+FWTOKEN_FERNET_BACKUP_KEY (environment only).
 Durations: ISO 8601 (PT30M) or short forms (30m, 1h, 45s). T: RFC 3339.
 Exit codes: 0 ok, 1 refused, 2 usage or configuration error.";
 
@@ -52,6 +69,10 @@ fn run(args: &[String]) -> CliResult {
         "api" => api::run(rest),
         "device" => device::run(rest),
         "cache" => cache::run(rest),
+        #[cfg(feature = "edgecast")]
+        "edge" => edge::run(rest),
+        #[cfg(feature = "fernet")]
+        "fernet" => fernet::run(rest),
         "help" | "--help" | "-h" => {
             println!("{HELP}");
             Ok(())

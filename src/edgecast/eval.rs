@@ -41,8 +41,22 @@ pub struct EdgeRequest<'a> {
 
 impl<'a> EdgeRequest<'a> {
     /// A request at `now` from `client_ip`, without a known country and without a referrer.
-    pub fn new(now: OffsetDateTime, client_ip: IpAddr, protocol: EdgeProto, host: &'a str, path: &'a str) -> Self {
-        Self { now, client_ip, protocol, host, path, country: None, referrer: None }
+    pub fn new(
+        now: OffsetDateTime,
+        client_ip: IpAddr,
+        protocol: EdgeProto,
+        host: &'a str,
+        path: &'a str,
+    ) -> Self {
+        Self {
+            now,
+            client_ip,
+            protocol,
+            host,
+            path,
+            country: None,
+            referrer: None,
+        }
     }
 
     /// The client's country, when the edge knows it.
@@ -157,12 +171,21 @@ impl EdgeParams {
         {
             return Err(EdgeRefusal::CountryDenied);
         }
-        if !self.country_allow().is_empty() && !request.country.is_some_and(|c| self.country_allow().contains(&c)) {
+        if !self.country_allow().is_empty()
+            && !request
+                .country
+                .is_some_and(|c| self.country_allow().contains(&c))
+        {
             return Err(EdgeRefusal::CountryNotAllowed);
         }
         if !self.url_allow().is_empty() {
             let path = request.path;
-            if has_dot_segment(path) || !self.url_allow().iter().any(|p| path.starts_with(p.as_str())) {
+            if has_dot_segment(path)
+                || !self
+                    .url_allow()
+                    .iter()
+                    .any(|p| path.starts_with(p.as_str()))
+            {
                 return Err(EdgeRefusal::UrlNotAllowed);
             }
         }
@@ -170,14 +193,24 @@ impl EdgeParams {
         if self.host_deny().iter().any(|h| host_matches(h, host)) {
             return Err(EdgeRefusal::HostDenied);
         }
-        if !self.host_allow().is_empty() && !self.host_allow().iter().any(|h| host_matches(h, host)) {
+        if !self.host_allow().is_empty() && !self.host_allow().iter().any(|h| host_matches(h, host))
+        {
             return Err(EdgeRefusal::HostNotAllowed);
         }
         let referrer = request.referrer.filter(|r| !r.trim().is_empty());
-        if self.ref_deny().iter().any(|r| referrer_matches(r, referrer)) {
+        if self
+            .ref_deny()
+            .iter()
+            .any(|r| referrer_matches(r, referrer))
+        {
             return Err(EdgeRefusal::ReferrerDenied);
         }
-        if !self.ref_allow().is_empty() && !self.ref_allow().iter().any(|r| referrer_matches(r, referrer)) {
+        if !self.ref_allow().is_empty()
+            && !self
+                .ref_allow()
+                .iter()
+                .any(|r| referrer_matches(r, referrer))
+        {
             return Err(EdgeRefusal::ReferrerNotAllowed);
         }
         if self.proto_deny().contains(&request.protocol) {
@@ -200,7 +233,11 @@ fn has_dot_segment(path: &str) -> bool {
         while !rest.is_empty() {
             if let Some(r) = rest.strip_prefix(b".") {
                 rest = r;
-            } else if rest.len() >= 3 && rest.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(b"%2e")) {
+            } else if rest.len() >= 3
+                && rest
+                    .get(..3)
+                    .is_some_and(|p| p.eq_ignore_ascii_case(b"%2e"))
+            {
                 rest = rest.get(3..).unwrap_or_default();
             } else {
                 return false;
@@ -233,7 +270,9 @@ fn host_matches(pattern: &str, host: &str) -> bool {
             };
             cut > 0
                 && host.get(cut..cut + 1) == Some(".")
-                && host.get(cut + 1..).is_some_and(|s| s.eq_ignore_ascii_case(suffix))
+                && host
+                    .get(cut + 1..)
+                    .is_some_and(|s| s.eq_ignore_ascii_case(suffix))
         }
         None => pattern.eq_ignore_ascii_case(host),
     }
@@ -246,7 +285,10 @@ fn referrer_matches(rule: &str, referrer: Option<&str>) -> bool {
         Some(_) if rule == MISSING => false,
         Some(url) => {
             let (rule_host, rule_path) = match rule.find('/') {
-                Some(i) => (rule.get(..i).unwrap_or_default(), rule.get(i..).unwrap_or_default()),
+                Some(i) => (
+                    rule.get(..i).unwrap_or_default(),
+                    rule.get(i..).unwrap_or_default(),
+                ),
                 None => (rule, ""),
             };
             let (host, path) = split_url(url);
@@ -260,7 +302,10 @@ fn referrer_matches(rule: &str, referrer: Option<&str>) -> bool {
 fn split_url(url: &str) -> (&str, &str) {
     let rest = match url.split_once("://") {
         Some((scheme, rest))
-            if !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+            if !scheme.is_empty()
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
         {
             rest
         }
@@ -279,7 +324,14 @@ mod tests {
 
     #[test]
     fn dot_segments() {
-        for p in ["/a/../b", "/a/./b", "/..", "/a/%2e%2E/b", "/a/.%2e", "/a/.."] {
+        for p in [
+            "/a/../b",
+            "/a/./b",
+            "/..",
+            "/a/%2e%2E/b",
+            "/a/.%2e",
+            "/a/..",
+        ] {
             assert!(has_dot_segment(p), "{p}");
         }
         for p in ["/a/b", "/a/...", "/a/.hidden", "/a/b?x=/../", "/", "/a..b"] {
@@ -301,7 +353,10 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(split_url("https://user@www.example.com:8080/a/b?q"), ("www.example.com", "/a/b?q"));
+        assert_eq!(
+            split_url("https://user@www.example.com:8080/a/b?q"),
+            ("www.example.com", "/a/b?q")
+        );
         assert_eq!(split_url("www.example.com"), ("www.example.com", ""));
         assert_eq!(split_url("http://example.com?x"), ("example.com", "?x"));
     }

@@ -21,8 +21,8 @@ mod params;
 use alloc::string::String;
 use core::fmt;
 
-use aes_gcm::aead::{AeadInOut, KeyInit, Nonce, Tag};
 use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{AeadInOut, KeyInit, Nonce, Tag};
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroize;
@@ -92,16 +92,16 @@ impl EdgeKey {
     /// accepts (1 to 250 bytes, no control characters, no surrounding whitespace).
     /// Prefer [`EdgeKey::new`] for new keys; the CDN will not accept such a key today.
     pub fn new_legacy(text: &str) -> Result<Self> {
-        let secret = Secret::from_text(text)?;
-        let mut digest: [u8; 32] = Sha256::digest(secret.bytes()).into();
-        let cipher = Aes256Gcm::new(&digest.into());
-        digest.zeroize();
-        Ok(Self { secret, cipher })
+        Secret::from_text(text).map(Self::from_secret)
     }
 
     /// A new random key: 64 lowercase hex characters (valid under the CDN's rule).
     pub fn generate(rng: &mut impl CryptoRng) -> Self {
-        let secret = Secret::generate(rng);
+        Self::from_secret(Secret::generate(rng))
+    }
+
+    /// Builds the cipher from SHA-256 of the text, once.
+    fn from_secret(secret: Secret) -> Self {
         let mut digest: [u8; 32] = Sha256::digest(secret.bytes()).into();
         let cipher = Aes256Gcm::new(&digest.into());
         digest.zeroize();
@@ -165,7 +165,10 @@ pub struct EdgeKeyRing {
 impl EdgeKeyRing {
     /// A ring with only a primary key.
     pub fn new(primary: EdgeKey) -> Self {
-        Self { primary, backup: None }
+        Self {
+            primary,
+            backup: None,
+        }
     }
 
     /// Sets the backup key (replacing any previous one). Fails if it equals the primary.
@@ -173,7 +176,10 @@ impl EdgeKeyRing {
         if backup == self.primary {
             return Err(Error::DuplicateKey);
         }
-        Ok(Self { primary: self.primary, backup: Some(backup) })
+        Ok(Self {
+            primary: self.primary,
+            backup: Some(backup),
+        })
     }
 
     /// Makes `new_primary` the primary; the old primary becomes the backup and the old
@@ -183,12 +189,18 @@ impl EdgeKeyRing {
         if new_primary == self.primary || dup_backup {
             return Err(Error::DuplicateKey);
         }
-        Ok(Self { primary: new_primary, backup: Some(self.primary) })
+        Ok(Self {
+            primary: new_primary,
+            backup: Some(self.primary),
+        })
     }
 
     /// Drops the backup: tokens made under it stop decrypting.
     pub fn retire_backup(self) -> Self {
-        Self { primary: self.primary, backup: None }
+        Self {
+            primary: self.primary,
+            backup: None,
+        }
     }
 
     /// The primary key.
@@ -217,7 +229,9 @@ impl EdgeKeyRing {
             return Err(Error::InvalidArgument("empty plaintext"));
         }
         if pt.len() > MAX_EDGE_PLAINTEXT {
-            return Err(Error::TooLong { max: MAX_EDGE_PLAINTEXT });
+            return Err(Error::TooLong {
+                max: MAX_EDGE_PLAINTEXT,
+            });
         }
         let total = NONCE_LEN + pt.len() + TAG_LEN;
         let mut nonce = [0u8; NONCE_LEN];
@@ -232,10 +246,14 @@ impl EdgeKeyRing {
             .primary
             .cipher
             .encrypt_inout_detached(&nonce, &[], body.into())
-            .map_err(|_| Error::TooLong { max: MAX_EDGE_PLAINTEXT })?;
+            .map_err(|_| Error::TooLong {
+                max: MAX_EDGE_PLAINTEXT,
+            })?;
         let tag: [u8; TAG_LEN] = tag.into();
         rest.get_mut(..TAG_LEN)
-            .ok_or(Error::TooLong { max: MAX_EDGE_PLAINTEXT })?
+            .ok_or(Error::TooLong {
+                max: MAX_EDGE_PLAINTEXT,
+            })?
             .copy_from_slice(&tag);
         let out = b64::encode(&b64::URL_NOPAD, buf.get(..total).unwrap_or_default());
         buf.zeroize();
@@ -245,9 +263,11 @@ impl EdgeKeyRing {
     /// Encrypts the parameter string of `params` under the primary key.
     pub fn encrypt_params(&self, params: &EdgeParams, rng: &mut impl CryptoRng) -> Result<String> {
         let mut text = StackStr::<MAX_EDGE_PLAINTEXT>::new();
-        fmt::Write::write_fmt(&mut text, format_args!("{params}"))
-            .map_err(|_| Error::TooLong { max: MAX_EDGE_PLAINTEXT })?;
-        let text = core::str::from_utf8(text.as_bytes()).map_err(|_| Error::InvalidArgument("parameters"))?;
+        fmt::Write::write_fmt(&mut text, format_args!("{params}")).map_err(|_| Error::TooLong {
+            max: MAX_EDGE_PLAINTEXT,
+        })?;
+        let text = core::str::from_utf8(text.as_bytes())
+            .map_err(|_| Error::InvalidArgument("parameters"))?;
         self.encrypt(text, rng)
     }
 
@@ -276,8 +296,12 @@ impl EdgeKeyRing {
         }
         let (nonce, rest) = raw.split_at_mut(NONCE_LEN);
         let (body, tag) = rest.split_at_mut(rest.len() - TAG_LEN);
-        let nonce: [u8; NONCE_LEN] = (&*nonce).try_into().map_err(|_| Error::Malformed("too short"))?;
-        let tag: [u8; TAG_LEN] = (&*tag).try_into().map_err(|_| Error::Malformed("too short"))?;
+        let nonce: [u8; NONCE_LEN] = (&*nonce)
+            .try_into()
+            .map_err(|_| Error::Malformed("too short"))?;
+        let tag: [u8; TAG_LEN] = (&*tag)
+            .try_into()
+            .map_err(|_| Error::Malformed("too short"))?;
         let nonce: Nonce<Aes256Gcm> = nonce.into();
         let tag: Tag<Aes256Gcm> = tag.into();
         // A failed tag check leaves `body` untouched, so the backup sees the ciphertext.
@@ -311,7 +335,9 @@ impl fmt::Debug for EdgeKeyRing {
 /// its characters (both alphabets at once is refused), the padding from its last one.
 fn decode(token: &str, out: &mut [u8; MAX_RAW]) -> Result<usize> {
     if token.len() > MAX_EDGE_TOKEN_CHARS {
-        return Err(Error::TooLong { max: MAX_EDGE_TOKEN_CHARS });
+        return Err(Error::TooLong {
+            max: MAX_EDGE_TOKEN_CHARS,
+        });
     }
     let bytes = token.as_bytes();
     let url = bytes.iter().any(|b| matches!(b, b'-' | b'_'));

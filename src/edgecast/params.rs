@@ -91,7 +91,9 @@ impl CountryCode {
             [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
                 Ok(Self([a.to_ascii_uppercase(), b.to_ascii_uppercase()]))
             }
-            _ => Err(Error::InvalidArgument("a country code is two ASCII letters")),
+            _ => Err(Error::InvalidArgument(
+                "a country code is two ASCII letters",
+            )),
         }
     }
 
@@ -173,7 +175,9 @@ impl EdgeParams {
     /// valid for its parameter. Refuses more than [`MAX_EDGE_PLAINTEXT`] bytes first.
     pub fn parse(text: &str) -> Result<Self> {
         if text.len() > MAX_EDGE_PLAINTEXT {
-            return Err(Error::TooLong { max: MAX_EDGE_PLAINTEXT });
+            return Err(Error::TooLong {
+                max: MAX_EDGE_PLAINTEXT,
+            });
         }
         if text.is_empty() {
             return Err(Error::Malformed("empty parameter string"));
@@ -181,12 +185,17 @@ impl EdgeParams {
         let mut p = EdgeParams::default();
         let mut seen = [false; KNOWN.len()];
         for pair in text.split('&') {
-            let (name, value) = pair.split_once('=').ok_or(Error::Malformed("parameter without '='"))?;
+            let (name, value) = pair
+                .split_once('=')
+                .ok_or(Error::Malformed("parameter without '='"))?;
             check_name(name).map_err(|_| Error::Malformed("invalid parameter name"))?;
             check_list(value).map_err(|_| Error::Malformed("invalid parameter value"))?;
             match KNOWN.iter().position(|k| *k == name) {
                 Some(i) => {
-                    let first = seen.get_mut(i).map(|s| !core::mem::replace(s, true)).unwrap_or(false);
+                    let first = seen
+                        .get_mut(i)
+                        .map(|s| !core::mem::replace(s, true))
+                        .unwrap_or(false);
                     if !first {
                         return Err(Error::Malformed("parameter given twice"));
                     }
@@ -215,14 +224,40 @@ impl EdgeParams {
         match name {
             EXPIRE => self.expire = Some(parse_unix(value)?),
             CLIENT_IP => self.client_ip = Some(IpNetwork::from_str(value)?),
-            COUNTRY_ALLOW => self.country_allow = items().map(CountryCode::new).collect::<Result<_>>()?,
-            COUNTRY_DENY => self.country_deny = items().map(CountryCode::new).collect::<Result<_>>()?,
-            URL_ALLOW => self.url_allow = items().map(|v| check_url(v).map(|()| v.into())).collect::<Result<_>>()?,
-            HOST_ALLOW => self.host_allow = items().map(|v| check_host(v).map(|()| v.into())).collect::<Result<_>>()?,
-            HOST_DENY => self.host_deny = items().map(|v| check_host(v).map(|()| v.into())).collect::<Result<_>>()?,
-            REF_ALLOW => self.ref_allow = items().map(|v| check_ref(v).map(|()| v.into())).collect::<Result<_>>()?,
-            REF_DENY => self.ref_deny = items().map(|v| check_ref(v).map(|()| v.into())).collect::<Result<_>>()?,
-            PROTO_ALLOW => self.proto_allow = items().map(EdgeProto::parse).collect::<Result<_>>()?,
+            COUNTRY_ALLOW => {
+                self.country_allow = items().map(CountryCode::new).collect::<Result<_>>()?
+            }
+            COUNTRY_DENY => {
+                self.country_deny = items().map(CountryCode::new).collect::<Result<_>>()?
+            }
+            URL_ALLOW => {
+                self.url_allow = items()
+                    .map(|v| check_url(v).map(|()| v.into()))
+                    .collect::<Result<_>>()?
+            }
+            HOST_ALLOW => {
+                self.host_allow = items()
+                    .map(|v| check_host(v).map(|()| v.into()))
+                    .collect::<Result<_>>()?
+            }
+            HOST_DENY => {
+                self.host_deny = items()
+                    .map(|v| check_host(v).map(|()| v.into()))
+                    .collect::<Result<_>>()?
+            }
+            REF_ALLOW => {
+                self.ref_allow = items()
+                    .map(|v| check_ref(v).map(|()| v.into()))
+                    .collect::<Result<_>>()?
+            }
+            REF_DENY => {
+                self.ref_deny = items()
+                    .map(|v| check_ref(v).map(|()| v.into()))
+                    .collect::<Result<_>>()?
+            }
+            PROTO_ALLOW => {
+                self.proto_allow = items().map(EdgeProto::parse).collect::<Result<_>>()?
+            }
             PROTO_DENY => self.proto_deny = items().map(EdgeProto::parse).collect::<Result<_>>()?,
             _ => return Err(Error::InvalidArgument("unknown parameter")),
         }
@@ -330,7 +365,11 @@ struct PairWriter<'a, 'b> {
 
 impl PairWriter<'_, '_> {
     /// Writes `&name=v1,v2` (no `&` the first time); nothing for an empty list.
-    fn pair<T: fmt::Display>(&mut self, name: &str, values: impl Iterator<Item = T>) -> fmt::Result {
+    fn pair<T: fmt::Display>(
+        &mut self,
+        name: &str,
+        values: impl Iterator<Item = T>,
+    ) -> fmt::Result {
         let mut values = values.peekable();
         if values.peek().is_none() {
             return Ok(());
@@ -401,7 +440,11 @@ impl EdgeParamsBuilder {
 
     /// `ec_expire` as Unix seconds (at most 253402300799, the end of year 9999).
     pub fn expires_at_unix(self, secs: u64) -> Self {
-        let check = if secs > MAX_UNIX { Err(Error::InvalidTime("timestamp out of range")) } else { Ok(()) };
+        let check = if secs > MAX_UNIX {
+            Err(Error::InvalidTime("timestamp out of range"))
+        } else {
+            Ok(())
+        };
         self.record(check, |p| p.expire = Some(secs))
     }
 
@@ -481,13 +524,19 @@ impl EdgeParamsBuilder {
     pub fn param(self, name: &str, value: &str) -> Self {
         let check = check_name(name).and_then(|()| {
             if KNOWN.iter().any(|k| k.eq_ignore_ascii_case(name)) {
-                Err(Error::InvalidArgument("a known parameter: use its typed method"))
+                Err(Error::InvalidArgument(
+                    "a known parameter: use its typed method",
+                ))
             } else {
                 check_list(value)
             }
         });
         let dup = self.params.extra.iter().any(|(n, _)| n == name);
-        let check = if dup { Err(Error::InvalidArgument("parameter given twice")) } else { check };
+        let check = if dup {
+            Err(Error::InvalidArgument("parameter given twice"))
+        } else {
+            check
+        };
         self.record(check, |p| p.extra.push((name.into(), value.into())))
     }
 
@@ -503,7 +552,9 @@ impl EdgeParamsBuilder {
             return Err(Error::InvalidArgument("no parameters"));
         }
         if len.0 > MAX_EDGE_PLAINTEXT {
-            return Err(Error::TooLong { max: MAX_EDGE_PLAINTEXT });
+            return Err(Error::TooLong {
+                max: MAX_EDGE_PLAINTEXT,
+            });
         }
         Ok(self.params)
     }
@@ -525,7 +576,9 @@ fn forbidden(c: char) -> bool {
 
 fn check_name(name: &str) -> Result<()> {
     if name.is_empty() || name.chars().any(forbidden) {
-        return Err(Error::InvalidArgument("a parameter name is not empty and has no '&', ',', '=', space or control character"));
+        return Err(Error::InvalidArgument(
+            "a parameter name is not empty and has no '&', ',', '=', space or control character",
+        ));
     }
     Ok(())
 }
@@ -535,13 +588,17 @@ fn check_list(value: &str) -> Result<()> {
     if value.split(',').all(|item| check_item(item).is_ok()) {
         Ok(())
     } else {
-        Err(Error::InvalidArgument("a value is not empty and has no '&', ',', '=', space or control character"))
+        Err(Error::InvalidArgument(
+            "a value is not empty and has no '&', ',', '=', space or control character",
+        ))
     }
 }
 
 fn check_item(item: &str) -> Result<()> {
     if item.is_empty() || item.chars().any(forbidden) {
-        return Err(Error::InvalidArgument("a value is not empty and has no '&', ',', '=', space or control character"));
+        return Err(Error::InvalidArgument(
+            "a value is not empty and has no '&', ',', '=', space or control character",
+        ));
     }
     Ok(())
 }
@@ -549,7 +606,10 @@ fn check_item(item: &str) -> Result<()> {
 /// Canonical decimal Unix seconds (no sign, no leading zeros).
 fn parse_unix(value: &str) -> Result<u64> {
     const BAD: Error = Error::InvalidArgument("ec_expire is decimal Unix seconds");
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) || (value.len() > 1 && value.starts_with('0')) {
+    if value.is_empty()
+        || !value.bytes().all(|b| b.is_ascii_digit())
+        || (value.len() > 1 && value.starts_with('0'))
+    {
         return Err(BAD);
     }
     value.parse::<u64>().map_err(|_| BAD)
@@ -558,18 +618,28 @@ fn parse_unix(value: &str) -> Result<u64> {
 fn check_url(prefix: &str) -> Result<()> {
     check_item(prefix)?;
     if !prefix.starts_with('/') {
-        return Err(Error::InvalidArgument("an ec_url_allow path starts with '/'"));
+        return Err(Error::InvalidArgument(
+            "an ec_url_allow path starts with '/'",
+        ));
     }
     Ok(())
 }
 
 /// `[*.]label(.label)*` with labels of ASCII letters, digits, `-` and `_`.
 pub(super) fn check_host(host: &str) -> Result<()> {
-    const BAD: Error = Error::InvalidArgument("a host is [*.]name.name with letters, digits, '-' and '_'");
+    const BAD: Error =
+        Error::InvalidArgument("a host is [*.]name.name with letters, digits, '-' and '_'");
     let name = host.strip_prefix("*.").unwrap_or(host);
-    let label_ok =
-        |l: &str| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if name.split('.').all(label_ok) { Ok(()) } else { Err(BAD) }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if name.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err(BAD)
+    }
 }
 
 /// `missing`, or `[*.]host[/path-prefix]`.
@@ -579,5 +649,6 @@ fn check_ref(referrer: &str) -> Result<()> {
         return Ok(());
     }
     let host = referrer.split_once('/').map_or(referrer, |(h, _)| h);
-    check_host(host).map_err(|_| Error::InvalidArgument("a referrer is `missing` or [*.]host[/path]"))
+    check_host(host)
+        .map_err(|_| Error::InvalidArgument("a referrer is `missing` or [*.]host[/path]"))
 }

@@ -1,0 +1,1196 @@
+//! Edgecast token v3: the reference implementations' published vectors, decoding dialects,
+//! caps, key rules, the key ring, parameters and request evaluation.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use fwtoken::time::{OffsetDateTime, macros::datetime};
+use fwtoken::{
+    CountryCode, EdgeKey, EdgeKeyRing, EdgeParams, EdgeProto, EdgeRefusal, EdgeRequest, Error,
+    IpNetwork, KeySlot, MAX_EDGE_PLAINTEXT, MAX_EDGE_TOKEN_CHARS,
+};
+use proptest::prelude::*;
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+
+#[derive(serde::Deserialize)]
+struct File {
+    valid: Vec<Valid>,
+    invalid: Vec<Invalid>,
+}
+#[derive(serde::Deserialize)]
+struct Valid {
+    key: String,
+    token: String,
+    plaintext: String,
+    source: String,
+}
+#[derive(serde::Deserialize)]
+struct Invalid {
+    key: String,
+    token: String,
+    why: String,
+}
+
+fn vectors() -> File {
+    serde_json::from_str(include_str!("vectors/ectoken-v3.json")).unwrap()
+}
+
+/// Strict when the key obeys the CDN's rule, legacy otherwise (and the strict constructor
+/// must agree about which is which).
+fn key(text: &str) -> EdgeKey {
+    let strict_rule = text.bytes().all(|b| b.is_ascii_alphanumeric());
+    match EdgeKey::new(text) {
+        Ok(k) => {
+            assert!(strict_rule, "{text}");
+            k
+        }
+        Err(e) => {
+            assert!(!strict_rule, "{text}");
+            assert!(matches!(e, Error::InvalidSecret(_)));
+            EdgeKey::new_legacy(text).unwrap()
+        }
+    }
+}
+
+fn rng() -> ChaCha20Rng {
+    ChaCha20Rng::seed_from_u64(5)
+}
+
+/// A generator that returns the given bytes (to replay a vector's nonce).
+struct Fixed(Vec<u8>);
+
+impl rand_chacha::rand_core::TryRng for Fixed {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        unreachable!()
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        unreachable!()
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        assert_eq!(dst.len(), self.0.len());
+        dst.copy_from_slice(&self.0);
+        Ok(())
+    }
+}
+
+impl rand_chacha::rand_core::TryCryptoRng for Fixed {}
+
+#[test]
+fn published_vectors_decrypt() {
+    let file = vectors();
+    assert_eq!(file.valid.len(), 7);
+    for v in &file.valid {
+        let ring = EdgeKeyRing::new(key(&v.key));
+        let out = ring
+            .decrypt(&v.token)
+            .unwrap_or_else(|e| panic!("{}: {e}", v.source));
+        assert_eq!(out.value(), &v.plaintext, "{}", v.source);
+        assert_eq!(out.slot(), KeySlot::Primary);
+    }
+}
+
+#[test]
+fn published_vectors_encrypt_byte_for_byte() {
+    for v in &vectors().valid {
+        let raw = URL_SAFE_NO_PAD.decode(&v.token).unwrap();
+        let ring = EdgeKeyRing::new(key(&v.key));
+        let token = ring
+            .encrypt(&v.plaintext, &mut Fixed(raw[..12].to_vec()))
+            .unwrap();
+        assert_eq!(token, v.token, "{}", v.source);
+    }
+}
+
+#[test]
+fn published_vectors_open_with_the_backup_key() {
+    for v in &vectors().valid {
+        let ring = EdgeKeyRing::new(EdgeKey::new("SomeOtherPrimary1").unwrap())
+            .with_backup(key(&v.key))
+            .unwrap();
+        let out = ring.decrypt(&v.token).unwrap();
+        assert_eq!(out.slot(), KeySlot::Backup);
+        assert!(out.needs_reissue());
+        assert_eq!(out.value(), &v.plaintext);
+        // A ring without that key refuses it, opaquely.
+        let other = EdgeKeyRing::new(EdgeKey::new("SomeOtherPrimary1").unwrap());
+        assert_eq!(
+            other.decrypt(&v.token).unwrap_err(),
+            Error::InvalidSignature
+        );
+    }
+}
+
+#[test]
+fn parameter_vectors_parse_and_write_back_identically() {
+    let mut parsed = 0;
+    for v in vectors().valid.iter().filter(|v| v.plaintext.contains('=')) {
+        let ring = EdgeKeyRing::new(key(&v.key));
+        let params = ring.decrypt_params(&v.token).unwrap();
+        assert_eq!(params.to_string(), v.plaintext, "{}", v.source);
+        parsed += 1;
+    }
+    assert_eq!(parsed, 3);
+    let p = EdgeParams::parse("ec_expire=1522944645&ec_clientip=0.0.0.0&ec_country_allow=US&ec_country_deny=NA&ec_ref_allow=1234&ec_ref_deny=456").unwrap();
+    assert_eq!(p.expires_unix(), Some(1_522_944_645));
+    assert_eq!(
+        p.client_ip(),
+        Some(IpNetwork::host("0.0.0.0".parse().unwrap()))
+    );
+    assert_eq!(p.country_allow(), [CountryCode::new("US").unwrap()]);
+    assert_eq!(p.country_deny(), [CountryCode::new("NA").unwrap()]);
+    assert_eq!(p.ref_allow(), ["1234"]);
+    assert_eq!(p.ref_deny(), ["456"]);
+    let p = EdgeParams::parse("ec_expire=1257642471&ec_secure=33").unwrap();
+    assert_eq!(
+        p.extra_params(),
+        [("ec_secure".to_string(), "33".to_string())]
+    );
+}
+
+#[test]
+fn published_invalid_tokens_are_refused() {
+    let file = vectors();
+    assert_eq!(file.invalid.len(), 2);
+    for v in &file.invalid {
+        let ring = EdgeKeyRing::new(key(&v.key));
+        let err = ring.decrypt(&v.token).unwrap_err();
+        assert!(
+            matches!(err, Error::Malformed(_) | Error::InvalidSignature),
+            "{}: {err:?}",
+            v.why
+        );
+    }
+    // The short one fails on length, before any key is tried.
+    let ring = EdgeKeyRing::new(key("testkey123"));
+    assert_eq!(
+        ring.decrypt("bs4W7wyy").unwrap_err(),
+        Error::Malformed("too short")
+    );
+}
+
+#[test]
+fn all_four_dialects_decode() {
+    for v in &vectors().valid {
+        let ring = EdgeKeyRing::new(key(&v.key));
+        let raw = URL_SAFE_NO_PAD.decode(&v.token).unwrap();
+        for engine in [&URL_SAFE, &STANDARD, &STANDARD_NO_PAD] {
+            let text = engine.encode(&raw);
+            assert_eq!(ring.decrypt(&text).unwrap().value(), &v.plaintext, "{text}");
+        }
+    }
+}
+
+#[test]
+fn mixed_alphabets_bad_padding_and_garbage_are_refused() {
+    let v = &vectors().valid[4]; // my-secret-key: its token has '-' and '_'... and a long body
+    let ring = EdgeKeyRing::new(key(&v.key));
+    let raw = URL_SAFE_NO_PAD.decode(&v.token).unwrap();
+    let url = URL_SAFE_NO_PAD.encode(&raw);
+    assert!(url.contains(['-', '_']));
+    // One '+' or '/' in a base64url token.
+    let mixed = format!("{}+{}", &url[..8], &url[9..]);
+    assert_eq!(
+        ring.decrypt(&mixed).unwrap_err(),
+        Error::Malformed("mixed base64 alphabets")
+    );
+    let mixed = format!("{}/{}", &url[..8], &url[9..]);
+    assert_eq!(
+        ring.decrypt(&mixed).unwrap_err(),
+        Error::Malformed("mixed base64 alphabets")
+    );
+    // Padding: missing, extra, or where none belongs.
+    let padded = URL_SAFE.encode(&raw[..raw.len() - 1]);
+    assert!(padded.ends_with('='));
+    assert!(
+        ring.decrypt(padded.trim_end_matches('='))
+            .is_err_and(|e| e == Error::InvalidSignature)
+    );
+    for bad in [
+        format!("{padded}="),
+        format!("{url}="),
+        format!("{url}=="),
+        format!("={url}"),
+    ] {
+        assert!(
+            matches!(ring.decrypt(&bad).unwrap_err(), Error::Malformed(_)),
+            "{bad}"
+        );
+    }
+    // Garbage and whitespace.
+    for bad in [
+        "%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%",
+        "",
+        " ",
+        "é",
+        "a b c d e f",
+        &format!("{url}\n"),
+        &format!(" {url}"),
+    ] {
+        assert!(
+            matches!(ring.decrypt(bad).unwrap_err(), Error::Malformed(_)),
+            "{bad:?}"
+        );
+    }
+    // Non-canonical trailing bits: the last character of a 2-byte-remainder encoding with low bits set.
+    let short = URL_SAFE_NO_PAD.encode(&raw[..raw.len() - 1]);
+    let last = short.chars().last().unwrap();
+    let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let idx = alphabet.find(last).unwrap();
+    let bits = if short.len() % 4 == 2 { 0b1111 } else { 0b11 };
+    assert_eq!(idx & bits, 0);
+    let tweaked = format!(
+        "{}{}",
+        &short[..short.len() - 1],
+        &alphabet[idx + 1..idx + 2]
+    );
+    assert_eq!(
+        ring.decrypt(&tweaked).unwrap_err(),
+        Error::Malformed("invalid base64")
+    );
+}
+
+#[test]
+fn token_cap_is_checked_before_decoding() {
+    let ring = EdgeKeyRing::new(EdgeKey::new("CapKey").unwrap());
+    let over = "%".repeat(MAX_EDGE_TOKEN_CHARS + 1);
+    assert_eq!(
+        ring.decrypt(&over).unwrap_err(),
+        Error::TooLong {
+            max: MAX_EDGE_TOKEN_CHARS
+        }
+    );
+    let at_cap = "A".repeat(MAX_EDGE_TOKEN_CHARS);
+    assert_eq!(ring.decrypt(&at_cap).unwrap_err(), Error::InvalidSignature);
+}
+
+#[test]
+fn plaintext_limits() {
+    let ring = EdgeKeyRing::new(EdgeKey::new("LimitKey").unwrap());
+    let mut rng = rng();
+    let max = "x".repeat(MAX_EDGE_PLAINTEXT);
+    let token = ring.encrypt(&max, &mut rng).unwrap();
+    assert_eq!(token.len(), MAX_EDGE_TOKEN_CHARS);
+    assert_eq!(ring.decrypt(&token).unwrap().value(), &max);
+    // Padded, that token is still within the cap.
+    let padded = URL_SAFE.encode(URL_SAFE_NO_PAD.decode(&token).unwrap());
+    assert_eq!(padded.len(), MAX_EDGE_TOKEN_CHARS);
+    assert!(ring.decrypt(&padded).is_ok());
+    let over = "x".repeat(MAX_EDGE_PLAINTEXT + 1);
+    assert_eq!(
+        ring.encrypt(&over, &mut rng).unwrap_err(),
+        Error::TooLong {
+            max: MAX_EDGE_PLAINTEXT
+        }
+    );
+    assert_eq!(
+        ring.encrypt("", &mut rng).unwrap_err(),
+        Error::InvalidArgument("empty plaintext")
+    );
+    // A token with an empty plaintext (12 + 16 bytes) is refused as too short.
+    let empty = URL_SAFE_NO_PAD.encode([0u8; 28]);
+    assert_eq!(
+        ring.decrypt(&empty).unwrap_err(),
+        Error::Malformed("too short")
+    );
+}
+
+#[test]
+fn key_rules() {
+    const LETTERS: &str =
+        "an Edgecast key is letters and digits only (EdgeKey::new_legacy accepts older keys)";
+    for (text, rule) in [
+        ("", "empty"),
+        ("has-dash", LETTERS),
+        ("has_underscore", LETTERS),
+        ("has space", LETTERS),
+        ("nøkkel", LETTERS),
+        ("MY_SECRET_KEY", LETTERS),
+    ] {
+        assert_eq!(
+            EdgeKey::new(text).unwrap_err(),
+            Error::InvalidSecret(rule),
+            "{text}"
+        );
+    }
+    assert!(EdgeKey::new(&"a".repeat(250)).is_ok());
+    assert_eq!(
+        EdgeKey::new(&"a".repeat(251)).unwrap_err(),
+        Error::InvalidSecret("longer than 250 characters")
+    );
+    // The legacy constructor still refuses what no secret may be.
+    assert!(EdgeKey::new_legacy("").is_err());
+    assert!(EdgeKey::new_legacy(" padded ").is_err());
+    assert!(EdgeKey::new_legacy("tab\there").is_err());
+    assert!(EdgeKey::new_legacy(&"a".repeat(251)).is_err());
+    // Case-sensitive.
+    let mut rng = rng();
+    let lower = EdgeKeyRing::new(EdgeKey::new("casekey").unwrap());
+    let upper = EdgeKeyRing::new(EdgeKey::new("CASEKEY").unwrap());
+    let token = lower.encrypt("ec_expire=1", &mut rng).unwrap();
+    assert_eq!(upper.decrypt(&token).unwrap_err(), Error::InvalidSignature);
+    // Generated keys obey the strict rule.
+    let g = EdgeKey::generate(&mut rng);
+    assert!(EdgeKey::new(g.expose_text()).is_ok());
+    assert_eq!(EdgeKey::new(g.expose_text()).unwrap(), g);
+}
+
+#[test]
+fn debug_does_not_leak_keys() {
+    let key = EdgeKey::new("SuperSecretEdgeKey42").unwrap();
+    let ring = EdgeKeyRing::new(key.clone())
+        .with_backup(EdgeKey::new_legacy("legacy-secret-key").unwrap())
+        .unwrap();
+    for shown in [
+        format!("{key:?}"),
+        format!("{ring:?}"),
+        format!("{ring:#?}"),
+    ] {
+        assert!(!shown.contains("SuperSecret"), "{shown}");
+        assert!(!shown.contains("legacy-secret"), "{shown}");
+        assert!(shown.contains(&key.fingerprint().to_string()), "{shown}");
+    }
+}
+
+#[test]
+fn ring_rotation() {
+    let mut rng = rng();
+    let a = EdgeKey::new("KeyA").unwrap();
+    let b = EdgeKey::new("KeyB").unwrap();
+    let c = EdgeKey::new("KeyC").unwrap();
+    let ring = EdgeKeyRing::new(a.clone());
+    let old = ring.encrypt("ec_expire=1", &mut rng).unwrap();
+    assert_eq!(
+        ring.clone().with_backup(a.clone()).unwrap_err(),
+        Error::DuplicateKey
+    );
+    let ring = ring.rotate(b.clone()).unwrap();
+    assert_eq!(ring.primary(), &b);
+    assert_eq!(ring.backup(), Some(&a));
+    assert_eq!(ring.decrypt(&old).unwrap().slot(), KeySlot::Backup);
+    let new = ring.encrypt("ec_expire=2", &mut rng).unwrap();
+    assert_eq!(ring.decrypt(&new).unwrap().slot(), KeySlot::Primary);
+    assert_eq!(
+        ring.clone().rotate(a.clone()).unwrap_err(),
+        Error::DuplicateKey
+    );
+    assert_eq!(
+        ring.clone().rotate(b.clone()).unwrap_err(),
+        Error::DuplicateKey
+    );
+    let ring = ring.rotate(c).unwrap();
+    assert_eq!(ring.backup(), Some(&b));
+    assert_eq!(ring.decrypt(&old).unwrap_err(), Error::InvalidSignature);
+    let ring = ring.retire_backup();
+    assert!(ring.backup().is_none());
+    assert_eq!(ring.decrypt(&new).unwrap_err(), Error::InvalidSignature);
+}
+
+#[test]
+fn nonces_are_fresh() {
+    let ring = EdgeKeyRing::new(EdgeKey::new("NonceKey").unwrap());
+    let mut rng = rng();
+    let a = ring.encrypt("ec_expire=1", &mut rng).unwrap();
+    let b = ring.encrypt("ec_expire=1", &mut rng).unwrap();
+    assert_ne!(a, b);
+    assert_ne!(a[..16], b[..16]);
+}
+
+// ---------------------------------------------------------------- parameters
+
+#[test]
+fn builder_refuses_ambiguous_values() {
+    for bad in [
+        "/a&b",
+        "/a,b",
+        "/a=b",
+        "/a b",
+        "/a\tb",
+        "/a\u{7}b",
+        "/a\u{a0}b",
+        "",
+        "no-slash",
+    ] {
+        assert!(
+            matches!(
+                EdgeParams::builder().url_allow(bad).build().unwrap_err(),
+                Error::InvalidArgument(_)
+            ),
+            "{bad:?}"
+        );
+    }
+    for bad in ["a&b", "a=b", "a b", "", "a\nb"] {
+        assert!(
+            EdgeParams::builder().param("x", bad).build().is_err(),
+            "{bad:?}"
+        );
+        assert!(
+            EdgeParams::builder().param(bad, "1").build().is_err(),
+            "{bad:?}"
+        );
+    }
+    // A comma separates list items: each must be non-empty.
+    assert!(EdgeParams::builder().param("x", "1,2").build().is_ok());
+    for bad in [",", "1,", ",1", "1,,2"] {
+        assert!(
+            EdgeParams::builder().param("x", bad).build().is_err(),
+            "{bad:?}"
+        );
+    }
+    for bad in [
+        "bad host", "*.", "a..b", ".a", "a.", "*a.com", "a.*.com", "a/b", "a:80",
+    ] {
+        assert!(
+            EdgeParams::builder().host_allow(bad).build().is_err(),
+            "{bad:?}"
+        );
+        assert!(
+            EdgeParams::builder().host_deny(bad).build().is_err(),
+            "{bad:?}"
+        );
+    }
+    for bad in ["https://www.example.com", "/path", "", "a b"] {
+        assert!(
+            EdgeParams::builder().referrer_allow(bad).build().is_err(),
+            "{bad:?}"
+        );
+    }
+    for bad in ["U", "USA", "U1", "", "ÅÅ"] {
+        assert!(
+            EdgeParams::builder().country_allow(bad).build().is_err(),
+            "{bad:?}"
+        );
+        assert!(CountryCode::new(bad).is_err(), "{bad:?}");
+    }
+    for bad in [
+        "1.2.3.4/24",
+        "1.2.3.4/33",
+        "1.2.3.0/024",
+        "::1/129",
+        "1.2.3",
+        "host",
+    ] {
+        assert!(
+            EdgeParams::builder().client_ip_text(bad).build().is_err(),
+            "{bad:?}"
+        );
+    }
+    // Known names are typed; the first error is the one reported.
+    assert!(
+        EdgeParams::builder()
+            .param("ec_expire", "1")
+            .build()
+            .is_err()
+    );
+    assert!(
+        EdgeParams::builder()
+            .param("EC_Expire", "1")
+            .build()
+            .is_err()
+    );
+    assert!(
+        EdgeParams::builder()
+            .param("x", "1")
+            .param("x", "2")
+            .build()
+            .is_err()
+    );
+    let err = EdgeParams::builder()
+        .country_allow("USA")
+        .url_allow("x")
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::InvalidArgument("a country code is two ASCII letters")
+    );
+    assert_eq!(
+        EdgeParams::builder().build().unwrap_err(),
+        Error::InvalidArgument("no parameters")
+    );
+    assert!(
+        EdgeParams::builder()
+            .expires_at(datetime!(1969-12-31 23:59:59 UTC))
+            .build()
+            .is_err()
+    );
+    assert!(
+        EdgeParams::builder()
+            .expires_at_unix(253_402_300_800)
+            .build()
+            .is_err()
+    );
+    let long = format!("/{}", "a".repeat(MAX_EDGE_PLAINTEXT));
+    assert_eq!(
+        EdgeParams::builder().url_allow(&long).build().unwrap_err(),
+        Error::TooLong {
+            max: MAX_EDGE_PLAINTEXT
+        }
+    );
+}
+
+#[test]
+fn builder_writes_every_parameter() {
+    let p = EdgeParams::builder()
+        .param("ec_secure", "1")
+        .proto_deny(EdgeProto::Http)
+        .proto_allow(EdgeProto::Https)
+        .referrer_deny("*.bad.example/ads")
+        .referrer_allow("www.example.com")
+        .referrer_allow("missing")
+        .host_deny("old.example.com")
+        .host_allow("*.example.com")
+        .url_allow("/videos/")
+        .url_allow("/images/")
+        .country_deny("kp")
+        .country_allow("NO")
+        .country_allow("se")
+        .client_network(IpNetwork::new("2001:db8::".parse().unwrap(), 32).unwrap())
+        .expires_at(datetime!(2026-11-24 10:00 UTC))
+        .param("custom", "a,b")
+        .build()
+        .unwrap();
+    let text = "ec_expire=1795514400&ec_clientip=2001:db8::/32&ec_country_allow=NO,SE&ec_country_deny=KP\
+                &ec_url_allow=/videos/,/images/&ec_host_allow=*.example.com&ec_host_deny=old.example.com\
+                &ec_ref_allow=www.example.com,missing&ec_ref_deny=*.bad.example/ads\
+                &ec_proto_allow=https&ec_proto_deny=http&ec_secure=1&custom=a,b";
+    assert_eq!(p.to_string(), text);
+    assert_eq!(EdgeParams::parse(text).unwrap(), p);
+    assert_eq!(text.parse::<EdgeParams>().unwrap(), p);
+    // A single address is written bare, a network with its length.
+    let one = EdgeParams::builder()
+        .client_ip("203.0.113.7".parse().unwrap())
+        .build()
+        .unwrap();
+    assert_eq!(one.to_string(), "ec_clientip=203.0.113.7");
+    let net = EdgeParams::builder()
+        .client_ip_text("203.0.113.0/24")
+        .build()
+        .unwrap();
+    assert_eq!(net.to_string(), "ec_clientip=203.0.113.0/24");
+}
+
+#[test]
+fn parser_is_strict() {
+    for bad in [
+        "",
+        "ec_expire",
+        "=1",
+        "ec_expire=",
+        "ec_expire=1&",
+        "&ec_expire=1",
+        "ec_expire=1&&x=2",
+        "ec_expire=01",
+        "ec_expire=+1",
+        "ec_expire=1,2",
+        "ec_expire=18446744073709551616",
+        "ec_expire=1&ec_expire=2",
+        "x=1&x=2",
+        "EC_EXPIRE=1",
+        "Ec_Url_Allow=/a",
+        "ec_url_allow=/a b",
+        "ec_url_allow=/a,,/b",
+        "ec_url_allow=/a,",
+        "ec_url_allow=a",
+        "ec_url_allow=/a=b",
+        "ec_clientip=1.2.3.4/24",
+        "ec_clientip=1.2.3.4,5.6.7.8",
+        "ec_country_allow=USA",
+        "ec_proto_allow=ftp",
+        "ec_host_allow=a..b",
+        "ec_ref_deny=/x",
+        "x=1\n",
+        "x y=1",
+    ] {
+        assert!(EdgeParams::parse(bad).is_err(), "{bad:?}");
+    }
+    let long = format!("x={}", "a".repeat(MAX_EDGE_PLAINTEXT));
+    assert_eq!(
+        EdgeParams::parse(&long).unwrap_err(),
+        Error::TooLong {
+            max: MAX_EDGE_PLAINTEXT
+        }
+    );
+    // Case-insensitive protocols and countries are normalised; unknown parameters keep
+    // their order and come after the known ones.
+    let p = EdgeParams::parse("z=9&ec_proto_allow=HTTPS&a=1&ec_country_deny=no").unwrap();
+    assert_eq!(p.proto_allow(), [EdgeProto::Https]);
+    assert_eq!(p.country_deny()[0].as_str(), "NO");
+    assert_eq!(
+        p.to_string(),
+        "ec_country_deny=NO&ec_proto_allow=https&z=9&a=1"
+    );
+    // A u64 expiry parses (evaluation handles it); the builder keeps within year 9999.
+    assert_eq!(
+        EdgeParams::parse("ec_expire=18446744073709551615")
+            .unwrap()
+            .expires_unix(),
+        Some(u64::MAX)
+    );
+}
+
+// ---------------------------------------------------------------- evaluation
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+const NOW: OffsetDateTime = datetime!(2026-11-24 10:00 UTC);
+
+fn req<'a>() -> EdgeRequest<'a> {
+    EdgeRequest::new(
+        NOW,
+        ip("203.0.113.7"),
+        EdgeProto::Https,
+        "cdn.example.com",
+        "/videos/intro.mp4",
+    )
+}
+
+fn eval(params: &str, request: &EdgeRequest<'_>) -> Result<(), EdgeRefusal> {
+    EdgeParams::parse(params)
+        .unwrap()
+        .evaluate(request, Duration::ZERO)
+}
+
+#[test]
+fn evaluate_expiry_with_leeway() {
+    let now = NOW.unix_timestamp();
+    let p = EdgeParams::parse(&format!("ec_expire={now}")).unwrap();
+    assert_eq!(p.evaluate(&req(), Duration::ZERO), Ok(()));
+    let p = EdgeParams::parse(&format!("ec_expire={}", now - 1)).unwrap();
+    assert_eq!(
+        p.evaluate(&req(), Duration::ZERO),
+        Err(EdgeRefusal::Expired)
+    );
+    assert_eq!(p.evaluate(&req(), Duration::from_secs(1)), Ok(()));
+    let p = EdgeParams::parse(&format!("ec_expire={}", now - 61)).unwrap();
+    assert_eq!(
+        p.evaluate(&req(), Duration::from_secs(60)),
+        Err(EdgeRefusal::Expired)
+    );
+    // Extreme values neither overflow nor panic.
+    let p = EdgeParams::parse("ec_expire=18446744073709551615").unwrap();
+    assert_eq!(p.evaluate(&req(), Duration::MAX), Ok(()));
+    let p = EdgeParams::parse("ec_expire=0").unwrap();
+    assert_eq!(p.evaluate(&req(), Duration::MAX), Ok(()));
+    assert_eq!(
+        p.evaluate(&req(), Duration::ZERO),
+        Err(EdgeRefusal::Expired)
+    );
+    let before_1970 = EdgeRequest::new(
+        datetime!(1960-01-01 0:00 UTC),
+        ip("1.2.3.4"),
+        EdgeProto::Http,
+        "h",
+        "/",
+    );
+    assert_eq!(p.evaluate(&before_1970, Duration::ZERO), Ok(()));
+    assert_eq!(EdgeRefusal::Expired.param(), "ec_expire");
+}
+
+#[test]
+fn evaluate_client_ip() {
+    let table = [
+        ("ec_clientip=203.0.113.7", "203.0.113.7", Ok(())),
+        (
+            "ec_clientip=203.0.113.7",
+            "203.0.113.8",
+            Err(EdgeRefusal::ClientIp),
+        ),
+        ("ec_clientip=203.0.113.0/24", "203.0.113.250", Ok(())),
+        (
+            "ec_clientip=203.0.113.0/24",
+            "203.0.114.1",
+            Err(EdgeRefusal::ClientIp),
+        ),
+        ("ec_clientip=203.0.113.0/24", "::ffff:203.0.113.9", Ok(())),
+        (
+            "ec_clientip=203.0.113.0/24",
+            "2001:db8::1",
+            Err(EdgeRefusal::ClientIp),
+        ),
+        ("ec_clientip=2001:db8::/32", "2001:db8:1::5", Ok(())),
+        (
+            "ec_clientip=2001:db8::/32",
+            "2001:db9::5",
+            Err(EdgeRefusal::ClientIp),
+        ),
+        ("ec_clientip=0.0.0.0/0", "198.51.100.1", Ok(())),
+    ];
+    for (params, client, want) in table {
+        let r = EdgeRequest::new(NOW, ip(client), EdgeProto::Https, "cdn.example.com", "/");
+        assert_eq!(eval(params, &r), want, "{params} {client}");
+    }
+}
+
+#[test]
+fn evaluate_country() {
+    let no = CountryCode::new("NO").unwrap();
+    let se = CountryCode::new("SE").unwrap();
+    let table: [(&str, Option<CountryCode>, Result<(), EdgeRefusal>); 8] = [
+        ("ec_country_allow=NO,SE", Some(no), Ok(())),
+        (
+            "ec_country_allow=NO",
+            Some(se),
+            Err(EdgeRefusal::CountryNotAllowed),
+        ),
+        (
+            "ec_country_allow=NO",
+            None,
+            Err(EdgeRefusal::CountryNotAllowed),
+        ),
+        (
+            "ec_country_deny=SE",
+            Some(se),
+            Err(EdgeRefusal::CountryDenied),
+        ),
+        ("ec_country_deny=SE", Some(no), Ok(())),
+        ("ec_country_deny=SE", None, Ok(())),
+        // Deny beats allow.
+        (
+            "ec_country_allow=NO,SE&ec_country_deny=SE",
+            Some(se),
+            Err(EdgeRefusal::CountryDenied),
+        ),
+        ("ec_country_allow=no&ec_country_deny=se", Some(no), Ok(())),
+    ];
+    for (params, country, want) in table {
+        let r = match country {
+            Some(c) => req().country(c),
+            None => req(),
+        };
+        assert_eq!(eval(params, &r), want, "{params} {country:?}");
+    }
+}
+
+#[test]
+fn evaluate_url_prefix() {
+    let table = [
+        ("ec_url_allow=/videos/", "/videos/intro.mp4", Ok(())),
+        ("ec_url_allow=/videos/", "/videos/", Ok(())),
+        (
+            "ec_url_allow=/videos/",
+            "/videos",
+            Err(EdgeRefusal::UrlNotAllowed),
+        ),
+        (
+            "ec_url_allow=/videos/",
+            "/images/a.jpg",
+            Err(EdgeRefusal::UrlNotAllowed),
+        ),
+        (
+            "ec_url_allow=/videos/",
+            "/Videos/intro.mp4",
+            Err(EdgeRefusal::UrlNotAllowed),
+        ),
+        ("ec_url_allow=/videos/,/images/", "/images/a.jpg", Ok(())),
+        ("ec_url_allow=/videos", "/videos2/x", Ok(())),
+        (
+            "ec_url_allow=/videos/",
+            "/videos/../secret/x",
+            Err(EdgeRefusal::UrlNotAllowed),
+        ),
+        (
+            "ec_url_allow=/videos/",
+            "/videos/%2E%2e/secret/x",
+            Err(EdgeRefusal::UrlNotAllowed),
+        ),
+        (
+            "ec_url_allow=/videos/",
+            "/videos/./a.mp4",
+            Err(EdgeRefusal::UrlNotAllowed),
+        ),
+        ("ec_url_allow=/videos/", "/videos/a.mp4?x=../y", Ok(())),
+        (
+            "ec_expire=1",
+            "/anything/../at/all",
+            Err(EdgeRefusal::Expired),
+        ),
+        ("ec_secure=1", "/anything/../at/all", Ok(())),
+    ];
+    for (params, path, want) in table {
+        let r = EdgeRequest::new(
+            NOW,
+            ip("203.0.113.7"),
+            EdgeProto::Https,
+            "cdn.example.com",
+            path,
+        );
+        assert_eq!(eval(params, &r), want, "{params} {path}");
+    }
+}
+
+#[test]
+fn evaluate_host() {
+    let table = [
+        ("ec_host_allow=cdn.example.com", "cdn.example.com", Ok(())),
+        (
+            "ec_host_allow=cdn.example.com",
+            "CDN.Example.com:443",
+            Ok(()),
+        ),
+        ("ec_host_allow=cdn.example.com", "cdn.example.com.", Ok(())),
+        (
+            "ec_host_allow=cdn.example.com",
+            "www.example.com",
+            Err(EdgeRefusal::HostNotAllowed),
+        ),
+        ("ec_host_allow=*.example.com", "a.b.example.com", Ok(())),
+        (
+            "ec_host_allow=*.example.com",
+            "example.com",
+            Err(EdgeRefusal::HostNotAllowed),
+        ),
+        (
+            "ec_host_allow=*.example.com",
+            "evilexample.com",
+            Err(EdgeRefusal::HostNotAllowed),
+        ),
+        (
+            "ec_host_allow=*.example.com",
+            "example.com.evil.org",
+            Err(EdgeRefusal::HostNotAllowed),
+        ),
+        (
+            "ec_host_deny=old.example.com",
+            "old.example.com",
+            Err(EdgeRefusal::HostDenied),
+        ),
+        ("ec_host_deny=old.example.com", "new.example.com", Ok(())),
+        // Deny beats allow, also through a wildcard.
+        (
+            "ec_host_allow=*.example.com&ec_host_deny=old.example.com",
+            "old.example.com",
+            Err(EdgeRefusal::HostDenied),
+        ),
+        (
+            "ec_host_allow=old.example.com&ec_host_deny=*.example.com",
+            "old.example.com",
+            Err(EdgeRefusal::HostDenied),
+        ),
+    ];
+    for (params, host, want) in table {
+        let r = EdgeRequest::new(NOW, ip("203.0.113.7"), EdgeProto::Https, host, "/");
+        assert_eq!(eval(params, &r), want, "{params} {host}");
+    }
+}
+
+#[test]
+fn evaluate_referrer() {
+    let table = [
+        (
+            "ec_ref_allow=www.example.com",
+            Some("https://www.example.com/page"),
+            Ok(()),
+        ),
+        (
+            "ec_ref_allow=www.example.com",
+            Some("http://WWW.example.com:8080"),
+            Ok(()),
+        ),
+        (
+            "ec_ref_allow=www.example.com",
+            Some("https://other.example.com/"),
+            Err(EdgeRefusal::ReferrerNotAllowed),
+        ),
+        (
+            "ec_ref_allow=www.example.com",
+            None,
+            Err(EdgeRefusal::ReferrerNotAllowed),
+        ),
+        (
+            "ec_ref_allow=www.example.com",
+            Some(""),
+            Err(EdgeRefusal::ReferrerNotAllowed),
+        ),
+        ("ec_ref_allow=www.example.com,missing", None, Ok(())),
+        ("ec_ref_allow=missing", Some(""), Ok(())),
+        (
+            "ec_ref_allow=missing",
+            Some("https://www.example.com/"),
+            Err(EdgeRefusal::ReferrerNotAllowed),
+        ),
+        (
+            "ec_ref_allow=*.example.com",
+            Some("https://a.example.com/x"),
+            Ok(()),
+        ),
+        (
+            "ec_ref_allow=*.example.com",
+            Some("https://example.com/x"),
+            Err(EdgeRefusal::ReferrerNotAllowed),
+        ),
+        (
+            "ec_ref_allow=www.example.com/videos",
+            Some("https://www.example.com/videos/1"),
+            Ok(()),
+        ),
+        (
+            "ec_ref_allow=www.example.com/videos",
+            Some("https://www.example.com/images/1"),
+            Err(EdgeRefusal::ReferrerNotAllowed),
+        ),
+        (
+            "ec_ref_allow=www.example.com",
+            Some("https://evil.org/?www.example.com"),
+            Err(EdgeRefusal::ReferrerNotAllowed),
+        ),
+        (
+            "ec_ref_allow=www.example.com",
+            Some("https://www.example.com@evil.org/"),
+            Err(EdgeRefusal::ReferrerNotAllowed),
+        ),
+        (
+            "ec_ref_deny=missing",
+            None,
+            Err(EdgeRefusal::ReferrerDenied),
+        ),
+        (
+            "ec_ref_deny=missing",
+            Some("https://www.example.com/"),
+            Ok(()),
+        ),
+        (
+            "ec_ref_deny=*.evil.org",
+            Some("https://x.evil.org/"),
+            Err(EdgeRefusal::ReferrerDenied),
+        ),
+        (
+            "ec_ref_deny=*.evil.org",
+            Some("https://www.example.com/"),
+            Ok(()),
+        ),
+        // Deny beats allow.
+        (
+            "ec_ref_allow=missing&ec_ref_deny=missing",
+            None,
+            Err(EdgeRefusal::ReferrerDenied),
+        ),
+        (
+            "ec_ref_allow=*.example.com&ec_ref_deny=ads.example.com",
+            Some("https://ads.example.com/"),
+            Err(EdgeRefusal::ReferrerDenied),
+        ),
+    ];
+    for (params, referrer, want) in table {
+        let r = match referrer {
+            Some(x) => req().referrer(x),
+            None => req(),
+        };
+        assert_eq!(eval(params, &r), want, "{params} {referrer:?}");
+    }
+}
+
+#[test]
+fn evaluate_protocol() {
+    let table = [
+        ("ec_proto_allow=https", EdgeProto::Https, Ok(())),
+        (
+            "ec_proto_allow=https",
+            EdgeProto::Http,
+            Err(EdgeRefusal::ProtocolNotAllowed),
+        ),
+        ("ec_proto_allow=http,https", EdgeProto::Http, Ok(())),
+        (
+            "ec_proto_deny=http",
+            EdgeProto::Http,
+            Err(EdgeRefusal::ProtocolDenied),
+        ),
+        ("ec_proto_deny=http", EdgeProto::Https, Ok(())),
+        (
+            "ec_proto_allow=http&ec_proto_deny=http",
+            EdgeProto::Http,
+            Err(EdgeRefusal::ProtocolDenied),
+        ),
+    ];
+    for (params, proto, want) in table {
+        let r = EdgeRequest::new(NOW, ip("203.0.113.7"), proto, "cdn.example.com", "/");
+        assert_eq!(eval(params, &r), want, "{params} {proto:?}");
+    }
+}
+
+#[test]
+fn evaluate_reports_the_first_rule_in_order() {
+    // Every rule fails; the refusals come in the documented order as rules are removed.
+    let all = [
+        ("ec_expire=1", EdgeRefusal::Expired),
+        ("ec_clientip=10.0.0.1", EdgeRefusal::ClientIp),
+        ("ec_country_deny=NO", EdgeRefusal::CountryDenied),
+        ("ec_country_allow=SE", EdgeRefusal::CountryNotAllowed),
+        ("ec_url_allow=/images/", EdgeRefusal::UrlNotAllowed),
+        ("ec_host_deny=cdn.example.com", EdgeRefusal::HostDenied),
+        ("ec_host_allow=www.example.com", EdgeRefusal::HostNotAllowed),
+        ("ec_ref_deny=missing", EdgeRefusal::ReferrerDenied),
+        (
+            "ec_ref_allow=www.example.com",
+            EdgeRefusal::ReferrerNotAllowed,
+        ),
+        ("ec_proto_deny=https", EdgeRefusal::ProtocolDenied),
+        ("ec_proto_allow=http", EdgeRefusal::ProtocolNotAllowed),
+    ];
+    let r = req().country(CountryCode::new("NO").unwrap());
+    for i in 0..all.len() {
+        let text: Vec<&str> = all[i..].iter().map(|(p, _)| *p).collect();
+        let params = EdgeParams::parse(&text.join("&")).unwrap();
+        let refusal = params.evaluate(&r, Duration::ZERO).unwrap_err();
+        assert_eq!(refusal, all[i].1);
+        assert_eq!(refusal.param(), all[i].0.split('=').next().unwrap());
+        assert_eq!(
+            refusal.to_string(),
+            format!("refused by {}", refusal.param())
+        );
+    }
+    assert_eq!(eval("ec_secure=1&custom=x", &r), Ok(()));
+}
+
+// ---------------------------------------------------------------- properties
+
+fn params_strategy() -> impl Strategy<Value = EdgeParams> {
+    let word = "[a-z0-9]{1,8}";
+    (
+        proptest::option::of(0u64..=253_402_300_799),
+        proptest::option::of((any::<[u8; 4]>(), 0u8..=32)),
+        proptest::collection::vec("[A-Za-z]{2}", 0..3),
+        proptest::collection::vec("[A-Za-z]{2}", 0..3),
+        proptest::collection::vec("/[a-zA-Z0-9._~%/-]{0,12}", 0..3),
+        proptest::collection::vec(("(\\*\\.)?", proptest::collection::vec(word, 1..3)), 0..3),
+        proptest::collection::vec(
+            prop_oneof![
+                Just("missing".to_string()),
+                "[a-z]{1,6}\\.[a-z]{2,3}(/[a-z]{0,5})?"
+            ],
+            0..3,
+        ),
+        proptest::collection::vec(
+            prop_oneof![Just(EdgeProto::Http), Just(EdgeProto::Https)],
+            0..2,
+        ),
+        proptest::collection::vec(
+            (
+                "x_[a-z]{1,5}",
+                "[a-zA-Z0-9._~-]{1,6}(,[a-zA-Z0-9._~-]{1,6})?",
+            ),
+            0..3,
+        ),
+    )
+        .prop_map(|(exp, net, ca, cd, urls, hosts, refs, protos, extra)| {
+            let mut b = EdgeParams::builder();
+            if let Some(e) = exp {
+                b = b.expires_at_unix(e);
+            }
+            if let Some((addr, len)) = net {
+                let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+                let addr = std::net::Ipv4Addr::from(u32::from_be_bytes(addr) & mask);
+                b = b.client_network(IpNetwork::new(IpAddr::V4(addr), len).unwrap());
+            }
+            for c in &ca {
+                b = b.country_allow(c);
+            }
+            for c in &cd {
+                b = b.country_deny(c);
+            }
+            for u in &urls {
+                b = b.url_allow(u);
+            }
+            for (i, (wild, labels)) in hosts.iter().enumerate() {
+                let h = format!("{wild}{}", labels.join("."));
+                b = if i % 2 == 0 {
+                    b.host_allow(&h)
+                } else {
+                    b.host_deny(&h)
+                };
+            }
+            for (i, r) in refs.iter().enumerate() {
+                b = if i % 2 == 0 {
+                    b.referrer_allow(r)
+                } else {
+                    b.referrer_deny(r)
+                };
+            }
+            for (i, p) in protos.iter().enumerate() {
+                b = if i % 2 == 0 {
+                    b.proto_allow(*p)
+                } else {
+                    b.proto_deny(*p)
+                };
+            }
+            let mut names = std::collections::HashSet::new();
+            for (n, v) in &extra {
+                if names.insert(n.clone()) {
+                    b = b.param(n, v);
+                }
+            }
+            // Never empty; a draw too long for one token falls back to a short set.
+            match b.param("ec_secure", "1").build() {
+                Ok(p) => p,
+                Err(e) => {
+                    assert_eq!(
+                        e,
+                        Error::TooLong {
+                            max: MAX_EDGE_PLAINTEXT
+                        }
+                    );
+                    EdgeParams::parse("ec_secure=1").unwrap()
+                }
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn round_trip_random_keys_and_params(key_text in "[A-Za-z0-9]{1,250}", params in params_strategy(), seed in any::<u64>()) {
+        let ring = EdgeKeyRing::new(EdgeKey::new(&key_text).unwrap());
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let token = ring.encrypt_params(&params, &mut rng).unwrap();
+        prop_assert!(token.len() <= MAX_EDGE_TOKEN_CHARS);
+        prop_assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        let back = ring.decrypt_params(&token).unwrap();
+        prop_assert_eq!(back.slot(), KeySlot::Primary);
+        prop_assert_eq!(back.value(), &params);
+        prop_assert_eq!(EdgeParams::parse(&params.to_string()).unwrap(), params);
+    }
+
+    #[test]
+    fn round_trip_random_plaintexts(key_text in "[A-Za-z0-9]{1,40}", plaintext in "\\PC{1,80}", seed in any::<u64>()) {
+        let ring = EdgeKeyRing::new(EdgeKey::new(&key_text).unwrap());
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        match ring.encrypt(&plaintext, &mut rng) {
+            Ok(token) => prop_assert_eq!(ring.decrypt(&token).unwrap().into_inner(), plaintext),
+            Err(e) => {
+                prop_assert!(plaintext.len() > MAX_EDGE_PLAINTEXT);
+                prop_assert_eq!(e, Error::TooLong { max: MAX_EDGE_PLAINTEXT });
+            }
+        }
+    }
+
+    #[test]
+    fn any_flipped_bit_is_refused(bit in 0usize..(12 + 20 + 16) * 8, seed in any::<u64>()) {
+        let ring = EdgeKeyRing::new(EdgeKey::new("FlipKey").unwrap());
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let token = ring.encrypt("ec_expire=1700000000", &mut rng).unwrap();
+        let mut raw = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        raw[bit / 8] ^= 1 << (bit % 8);
+        let forged = URL_SAFE_NO_PAD.encode(&raw);
+        prop_assert_eq!(ring.decrypt(&forged).unwrap_err(), Error::InvalidSignature);
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,600}") {
+        let ring = EdgeKeyRing::new(EdgeKey::new("FuzzKey").unwrap());
+        let _ = ring.decrypt(&text);
+        let _ = EdgeParams::parse(&text);
+    }
+}
