@@ -17,8 +17,14 @@
 
 use std::sync::OnceLock;
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
 use fwtoken::time::OffsetDateTime;
-use fwtoken::{KeyRing, LoginPolicy, LoginToken, Secret};
+use fwtoken::{
+    ApiPolicy, ApiToken, ApiTokenRequest, CacheLink, CacheLinkSigner, ClientBoundId, DeviceId, DeviceToken, IpNetwork,
+    KeyRing, LoginPolicy, LoginToken, Secret, SessionCookie,
+};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
@@ -189,12 +195,198 @@ pub fn duration(data: &[u8]) {
     }
 }
 
+// ---- API and device tokens, cookies, client-bound ids ---------------------------------
+
+fn api_tokens() -> &'static [String] {
+    static T: OnceLock<Vec<String>> = OnceLock::new();
+    T.get_or_init(|| {
+        let backup_only = KeyRing::new(ring().backup().unwrap().clone());
+        let mut r = rng(2);
+        let mut out = Vec::new();
+        for (user, app, d) in [("alice", "CMS", "PT1H"), ("CORP\\bob", "sync", "P5D"), ("Jørgen", "x", "PT60S")] {
+            let req = ApiTokenRequest { un: user.into(), app: app.into(), duration: d.into() };
+            for ring in [ring(), &backup_only] {
+                out.push(ApiToken::issue(ring, &req, now(), &ApiPolicy::new(), &mut r).unwrap().token);
+            }
+        }
+        out
+    })
+}
+
+/// Target `api_token`: API-token verification.
+pub fn api_token(data: &[u8]) {
+    check_verifier(data, api_tokens(), |t| ApiToken::verify(ring(), t, now(), Duration::from_secs(60)));
+}
+
+fn device_tokens() -> &'static [String] {
+    static T: OnceLock<Vec<String>> = OnceLock::new();
+    T.get_or_init(|| {
+        let backup_only = KeyRing::new(ring().backup().unwrap().clone());
+        let mut r = rng(3);
+        let mut out = Vec::new();
+        for user in ["alice", "carol@example.com", "山田"] {
+            for ring in [ring(), &backup_only] {
+                out.push(DeviceToken::issue(ring, user, now(), &mut r).unwrap().0);
+            }
+        }
+        out
+    })
+}
+
+/// Target `device_token`: device-token verification.
+pub fn device_token(data: &[u8]) {
+    check_verifier(data, device_tokens(), |t| DeviceToken::verify(ring(), t));
+}
+
+/// Target `session_cookie`: `Cookie` header parsing. Whatever is found is a piece of the
+/// header without separators; a token placed among other cookies is found again exactly.
+pub fn session_cookie(data: &[u8]) {
+    let Some(header) = text(data) else { return };
+    if let Some(v) = SessionCookie::find(header) {
+        assert!(header.contains(v));
+        assert!(!v.contains(';') && !v.contains(',') && !v.contains(' '), "{v:?}");
+    }
+    for v in SessionCookie::find_all(header) {
+        assert!(header.contains(v));
+    }
+    // Round trip: any base64url token between other cookies is found again.
+    let token: String = header.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(200).collect();
+    if !token.is_empty() {
+        for h in [
+            format!("FWSession={token}"),
+            format!("theme=dark; FWSession={token}; lang=nb"),
+            format!("a=\"x;y\";FWSession=\"{token}\"; b=1"),
+        ] {
+            assert_eq!(SessionCookie::find(&h), Some(token.as_str()), "{h:?}");
+        }
+    }
+}
+
+fn device(n: u8) -> DeviceId {
+    DeviceId::from_bytes([n; 16])
+}
+
+fn client_bound() -> &'static [String] {
+    static T: OnceLock<Vec<String>> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut r = rng(4);
+        ["image-1", "a/b/c.jpg", "ø"].iter().map(|id| ClientBoundId::seal(ring(), &device(1), id, now(), &mut r).unwrap()).collect()
+    })
+}
+
+/// Target `image_id`: client-bound id opening. Only this device opens its ids; another
+/// device never does.
+pub fn image_id(data: &[u8]) {
+    check_verifier(data, client_bound(), |t| ClientBoundId::open(ring(), &device(1), t));
+    for t in client_bound() {
+        assert!(ClientBoundId::open(ring(), &device(2), t).is_err());
+    }
+    if let Some(t) = text(data) {
+        assert!(ClientBoundId::open(ring(), &device(2), t).is_err() || client_bound().iter().all(|p| p != t));
+    }
+}
+
+// ---- cache links ------------------------------------------------------------------------
+
+fn signer() -> &'static CacheLinkSigner<KeyRing> {
+    static S: OnceLock<CacheLinkSigner<KeyRing>> = OnceLock::new();
+    S.get_or_init(|| CacheLinkSigner::new(ring().clone()).prefix("/fotoweb").unwrap())
+}
+
+fn cache_links() -> &'static [String] {
+    static T: OnceLock<Vec<String>> = OnceLock::new();
+    T.get_or_init(|| {
+        let backup_only = CacheLinkSigner::new(KeyRing::new(ring().backup().unwrap().clone()));
+        let links = [
+            CacheLink::new("/archives/photos/harbour.tif").width(800).height(600).format("jpg").quality(80),
+            CacheLink::new("/a").expires(now() + Duration::from_secs(3600)),
+            CacheLink::new("/b").client(IpNetwork::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 0)), 24).unwrap()).tag("t"),
+        ];
+        let mut out: Vec<String> = links.iter().map(|l| signer().sign(l, now()).unwrap()).collect();
+        out.push(backup_only.sign(&links[0], now()).unwrap());
+        out
+    })
+}
+
+/// Target `cache_open`: cache-link opening, plus a round trip of a link built from the input.
+pub fn cache_open(data: &[u8]) {
+    let client = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)));
+    check_verifier(data, cache_links(), |t| signer().open(t, now(), client));
+    if let Some(link) = link_from(data) {
+        if let Ok(token) = signer().sign(&link, now()) {
+            assert_eq!(signer().sign(&link, now()).unwrap(), token, "signing is deterministic");
+            let ip = link.client.map(|n| n.addr());
+            let opened = signer().open(&token, now(), ip).unwrap().into_inner();
+            let mut expected = link.clone();
+            expected.expires = link.expires.map(|e| signer().round_expiry(e).unwrap());
+            assert_eq!(opened, expected);
+            let path = signer().path(&link, now()).unwrap();
+            assert_eq!(signer().parse_path(&path, now(), ip).unwrap().into_inner(), expected);
+        }
+    }
+}
+
+/// Builds a cache link from fuzzer bytes (None when too short).
+fn link_from(data: &[u8]) -> Option<CacheLink> {
+    let (&[flags, w0, w1, h0, h1, q, fmt, exp, net, plen], rest) = data.split_first_chunk::<10>()? else { return None };
+    let (path, tag) = match rest.iter().position(|&b| b == 0) {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let mut link = CacheLink::new(String::from_utf8_lossy(path).into_owned());
+    if flags & 1 != 0 {
+        link = link.width(u16::from_le_bytes([w0, w1]));
+    }
+    if flags & 2 != 0 {
+        link = link.height(u16::from_le_bytes([h0, h1]));
+    }
+    if flags & 4 != 0 {
+        link = link.quality(q);
+    }
+    if flags & 8 != 0 {
+        link = link.format(["jpg", "png", "webp", "avif", "x", "JPG", "toolongfmt"][usize::from(fmt) % 7]);
+    }
+    if flags & 16 != 0 {
+        link = link.expires(now() + Duration::from_secs(u64::from(exp) * 997));
+    }
+    if flags & 32 != 0 {
+        let addr = if net & 1 == 0 {
+            IpAddr::V4(Ipv4Addr::new(net, 0, 113, 9))
+        } else {
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, u16::from(net), 0, 0, 0, 0, 9))
+        };
+        let net = IpNetwork::new(addr, plen % 129).ok().or_else(|| Some(IpNetwork::host(addr)))?;
+        link = link.client(net);
+    }
+    if let Some(t) = tag {
+        link = link.tag(String::from_utf8_lossy(t).into_owned());
+    }
+    Some(link)
+}
+
+/// Target `cache_path`: cache-path parsing. Only paths this signer made open.
+pub fn cache_path(data: &[u8]) {
+    let produced: Vec<String> = cache_links()
+        .iter()
+        .zip(["jpg", "bin", "bin", "jpg"])
+        .map(|(t, ext)| format!("/fotoweb/cache/v1/{t}.{ext}"))
+        .collect();
+    let client = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)));
+    check_verifier(data, &produced, |p| signer().parse_path(p, now(), client));
+}
+
 /// Every target by name, for the test runner.
 pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("login_fotoweb", login_fotoweb),
     ("login_sealed", login_sealed),
     ("secret_from_text", secret_from_text),
     ("duration", duration),
+    ("api_token", api_token),
+    ("device_token", device_token),
+    ("session_cookie", session_cookie),
+    ("image_id", image_id),
+    ("cache_open", cache_open),
+    ("cache_path", cache_path),
 ];
 
 /// Seed inputs a target starts from (valid tokens and edge cases), written to
@@ -238,6 +430,20 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
         .iter()
         .map(|s| s.as_bytes().to_vec())
         .collect(),
+        "api_token" => api_tokens().iter().map(|t| t.as_bytes().to_vec()).collect(),
+        "device_token" => device_tokens().iter().map(|t| t.as_bytes().to_vec()).collect(),
+        "image_id" => client_bound().iter().map(|t| t.as_bytes().to_vec()).collect(),
+        "cache_open" => {
+            let mut v: Vec<Vec<u8>> = cache_links().iter().map(|t| t.as_bytes().to_vec()).collect();
+            v.push(b"\x3f\x20\x03\x58\x02\x50\x00\x05\x02\x18/archives/a.tif\x00tag".to_vec());
+            v.push(b"\x2f\x20\x03\x58\x02\x50\x01\x05\x03\x30/p\xc3\xa5.png".to_vec());
+            v
+        }
+        "cache_path" => cache_links().iter().map(|t| format!("/fotoweb/cache/v1/{t}.jpg").into_bytes()).collect(),
+        "session_cookie" => ["FWSession=abc", "a=1; FWSession=\"q-_z\"; b=2", "FWSession=;FWSession=x", "fwsession=x", "FWSession =x"]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect(),
         _ => Vec::new(),
     };
     out.push(Vec::new());
