@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use fwtoken::time::OffsetDateTime;
 use fwtoken::{
-    ApiPolicy, ApiToken, ApiTokenRequest, CacheLink, CacheLinkSigner, ClientBoundId, DeviceId, DeviceToken, IpNetwork,
-    KeyRing, LoginPolicy, LoginToken, Secret, SessionCookie,
+    ApiPolicy, ApiToken, ApiTokenRequest, CacheLink, CacheLinkSigner, ClientBoundId, DeviceId, DeviceToken, EdgeKey,
+    EdgeKeyRing, EdgeParams, FernetKey, FernetRing, IpNetwork, KeyRing, LoginPolicy, LoginToken, Secret, SessionCookie,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -375,6 +375,102 @@ pub fn cache_path(data: &[u8]) {
     check_verifier(data, &produced, |p| signer().parse_path(p, now(), client));
 }
 
+// ---- Edgecast and Fernet -------------------------------------------------------------
+
+fn edge_ring() -> &'static EdgeKeyRing {
+    static R: OnceLock<EdgeKeyRing> = OnceLock::new();
+    R.get_or_init(|| {
+        EdgeKeyRing::new(EdgeKey::new("FuzzBackupKey2025").unwrap())
+            .rotate(EdgeKey::new("FuzzPrimaryKey2026").unwrap())
+            .unwrap()
+    })
+}
+
+fn edge_tokens() -> &'static [String] {
+    static T: OnceLock<Vec<String>> = OnceLock::new();
+    T.get_or_init(|| {
+        let backup_only = EdgeKeyRing::new(edge_ring().backup().unwrap().clone());
+        let mut r = rng(5);
+        let mut out = Vec::new();
+        for pt in ["ec_expire=1764004200&ec_url_allow=/fotoweb/cache/v1/", "ec_clientip=203.0.113.7", "x"] {
+            for ring in [edge_ring(), &backup_only] {
+                out.push(ring.encrypt(pt, &mut r).unwrap());
+            }
+        }
+        out
+    })
+}
+
+/// Deployed Edgecast implementations emit padded or unpadded, `-_` or `+/` base64, and the
+/// decoder accepts all four: compare tokens in one canonical spelling.
+fn edge_canonical(t: &str) -> String {
+    t.trim_end_matches('=').replace('+', "-").replace('/', "_")
+}
+
+/// Target `edge_decrypt`: Edgecast token decryption. What decrypts is one of the tokens
+/// made here (in any of the four accepted spellings); a mutated token never decrypts.
+pub fn edge_decrypt(data: &[u8]) {
+    let produced: Vec<String> = edge_tokens().to_vec();
+    for p in &produced {
+        assert!(edge_ring().decrypt(p).is_ok());
+    }
+    if let [0xFF, pick, ops @ ..] = data {
+        let original = &produced[usize::from(*pick) % produced.len()];
+        if let Some(m) = mutate(original, ops).and_then(|m| String::from_utf8(m).ok()) {
+            if edge_canonical(&m) != *original {
+                assert!(edge_ring().decrypt(&m).is_err(), "mutated Edgecast token decrypted: {m:?}");
+            }
+        }
+        return;
+    }
+    if let Some(t) = text(data) {
+        if edge_ring().decrypt(t).is_ok() {
+            assert!(produced.contains(&edge_canonical(t)), "fuzzer-made Edgecast token decrypted: {t:?}");
+        }
+    }
+}
+
+/// Target `edge_params`: Edgecast parameter parsing. Parsed parameters write back to a
+/// string that parses to the same value, and writing is stable.
+pub fn edge_params(data: &[u8]) {
+    let Some(t) = text(data) else { return };
+    if let Ok(p) = EdgeParams::parse(t) {
+        let written = p.to_string();
+        let again = EdgeParams::parse(&written).unwrap_or_else(|e| panic!("{written:?} does not parse: {e}"));
+        assert_eq!(again, p, "{t:?} -> {written:?}");
+        assert_eq!(again.to_string(), written);
+    }
+}
+
+fn fernet_ring() -> &'static FernetRing {
+    static R: OnceLock<FernetRing> = OnceLock::new();
+    R.get_or_init(|| {
+        FernetRing::new(FernetKey::from_base64("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=").unwrap())
+            .with_backup(FernetKey::generate(&mut rng(6)))
+            .unwrap()
+    })
+}
+
+fn fernet_tokens() -> &'static [String] {
+    static T: OnceLock<Vec<String>> = OnceLock::new();
+    T.get_or_init(|| {
+        let backup_only = FernetRing::new(fernet_ring().backup().unwrap().clone());
+        let mut r = rng(7);
+        let mut out = Vec::new();
+        for pt in [b"hello".as_slice(), b"", &[0u8; 64]] {
+            for ring in [fernet_ring(), &backup_only] {
+                out.push(ring.encrypt(pt, now(), &mut r).unwrap());
+            }
+        }
+        out
+    })
+}
+
+/// Target `fernet_decrypt`: Fernet decryption (with a TTL, so times are checked too).
+pub fn fernet_decrypt(data: &[u8]) {
+    check_verifier(data, fernet_tokens(), |t| fernet_ring().decrypt(t, now(), Some(Duration::from_secs(3600))));
+}
+
 /// Every target by name, for the test runner.
 pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("login_fotoweb", login_fotoweb),
@@ -387,6 +483,9 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("image_id", image_id),
     ("cache_open", cache_open),
     ("cache_path", cache_path),
+    ("edge_decrypt", edge_decrypt),
+    ("edge_params", edge_params),
+    ("fernet_decrypt", fernet_decrypt),
 ];
 
 /// Seed inputs a target starts from (valid tokens and edge cases), written to
@@ -444,6 +543,22 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             .iter()
             .map(|s| s.as_bytes().to_vec())
             .collect(),
+        "edge_decrypt" => {
+            let mut v: Vec<Vec<u8>> = edge_tokens().iter().map(|t| t.as_bytes().to_vec()).collect();
+            v.push(format!("{}==", edge_tokens()[0].replace('-', "+")).into_bytes());
+            v
+        }
+        "edge_params" => [
+            "ec_expire=1764004200&ec_clientip=203.0.113.7&ec_url_allow=/fotoweb/cache/v1/&ec_proto_allow=https",
+            "ec_country_allow=NO,SE&ec_country_deny=US&ec_host_allow=*.example.com&ec_ref_allow=missing,example.com/a",
+            "ec_clientip=2001:db8::/32&custom=1&ec_proto_deny=http",
+            "ec_expire=18446744073709551615",
+            "a=&b",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect(),
+        "fernet_decrypt" => fernet_tokens().iter().map(|t| t.as_bytes().to_vec()).collect(),
         _ => Vec::new(),
     };
     out.push(Vec::new());
