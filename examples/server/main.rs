@@ -1,0 +1,252 @@
+//! `server`: a FotoWeb-style web server (axum + tokio) built on fwtoken.
+//!
+//! It shows a server author the whole wiring: login tokens, password logins with salted
+//! hashes, device tokens in the `FWSession` cookie with a device registry, the full API key
+//! and user API tokens in the `FWAPIToken` header, cache links, Edgecast tokens, and key
+//! rotation on a running server. The routes are listed in `app.rs`.
+//!
+//! Configuration comes from the environment, like the `fwtoken` tool (secrets are never on
+//! the command line):
+//!
+//! | variable | meaning |
+//! |----------|---------|
+//! | `FWTOKEN_SECRET` | the site's encryption secret (unset: a throwaway ring is generated) |
+//! | `FWTOKEN_BACKUP_SECRET` | the previous secret, still accepted during a rotation |
+//! | `FWTOKEN_API_KEY` | the site's full API key (unset: administrator routes answer 401) |
+//! | `FWTOKEN_OWNER` | the site owner, never logged in by token nor impersonated by an API token |
+//! | `FWTOKEN_EDGE_KEY`, `FWTOKEN_EDGE_BACKUP_KEY` | Edgecast keys for `/edge/` (unset: generated) |
+//! | `FWTOKEN_DEMO_PASSWORD` | password of the demo user `alice` (unset: no password logins) |
+//!
+//! ```text
+//! cargo run --example server --all-features                  # listens on 127.0.0.1:8080
+//! cargo run --example server --all-features -- --listen 127.0.0.1:9000 [--trust-proxy]
+//! ```
+//!
+//! With no configuration it prints a login URL, a cache link and an Edgecast URL to try.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
+// The rotation hooks (`AppState::rotate`, `retire_backup`, ...) and the capturing log are
+// what tests/server_flow.rs drives; this binary does not call them itself.
+#[allow(dead_code)]
+mod app;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use fwtoken::time::OffsetDateTime;
+use fwtoken::{ApiKey, CacheLink, EdgeKey, EdgeKeyRing, EdgeParams, KeyRing, LoginToken, Secret};
+
+use app::{AppState, Config, Log, UserTable};
+
+/// PBKDF2 rounds for the demo user: low so a debug build starts and logs in quickly.
+/// A production server should use 600 000 (OWASP's advice for PBKDF2-HMAC-SHA256) or
+/// Argon2id.
+const DEMO_PASSWORD_ITERATIONS: u32 = 20_000;
+
+const HELP: &str = "\
+usage: server [--listen ADDR] [--trust-proxy]
+
+  --listen ADDR    address to listen on (default 127.0.0.1:8080)
+  --trust-proxy    read the client address from X-Forwarded-For and the protocol from
+                   X-Forwarded-Proto (only behind a proxy that sets them)
+
+Environment: FWTOKEN_SECRET, FWTOKEN_BACKUP_SECRET, FWTOKEN_API_KEY, FWTOKEN_OWNER,
+FWTOKEN_EDGE_KEY, FWTOKEN_EDGE_BACKUP_KEY, FWTOKEN_DEMO_PASSWORD.";
+
+struct Options {
+    listen: SocketAddr,
+    trust_proxy: bool,
+}
+
+fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
+    let mut listen: SocketAddr = "127.0.0.1:8080".parse().map_err(|_| "default address")?;
+    let mut trust_proxy = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--listen" => {
+                let v = it.next().ok_or("--listen needs an address")?;
+                listen = v
+                    .parse()
+                    .map_err(|_| format!("--listen: not an address: {v}"))?;
+            }
+            "--trust-proxy" => trust_proxy = true,
+            "--help" | "-h" => return Ok(None),
+            other => return Err(format!("unknown argument {other:?}\n{HELP}")),
+        }
+    }
+    Ok(Some(Options {
+        listen,
+        trust_proxy,
+    }))
+}
+
+/// An environment variable; `None` when unset. The value is never echoed in errors.
+fn env(var: &str) -> Result<Option<String>, String> {
+    match std::env::var(var) {
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{var} is not valid UTF-8")),
+    }
+}
+
+fn secret(var: &str) -> Result<Option<Secret>, String> {
+    env(var)?
+        .map(|t| Secret::from_text(&t).map_err(|e| format!("{var}: {e}")))
+        .transpose()
+}
+
+fn edge_key(var: &str) -> Result<Option<EdgeKey>, String> {
+    env(var)?
+        .map(|t| EdgeKey::new(&t).map_err(|e| format!("{var}: {e}")))
+        .transpose()
+}
+
+/// The configuration, and whether the ring is a throwaway one.
+fn config_from_env(trust_proxy: bool) -> Result<(Config, bool), String> {
+    let mut rng = fwtoken::os_rng();
+    let (ring, throwaway) = match secret("FWTOKEN_SECRET")? {
+        Some(primary) => {
+            if primary.is_weak() {
+                eprintln!("warning: FWTOKEN_SECRET is weak; use `fwtoken secret generate`");
+            }
+            let ring = KeyRing::new(primary);
+            let ring = match secret("FWTOKEN_BACKUP_SECRET")? {
+                Some(b) => ring
+                    .with_backup(b)
+                    .map_err(|e| format!("FWTOKEN_BACKUP_SECRET: {e}"))?,
+                None => ring,
+            };
+            (ring, false)
+        }
+        None if env("FWTOKEN_BACKUP_SECRET")?.is_some() => {
+            return Err("FWTOKEN_BACKUP_SECRET is set but FWTOKEN_SECRET is not".into());
+        }
+        None => (KeyRing::new(Secret::generate(&mut rng)), true),
+    };
+    let api_key = env("FWTOKEN_API_KEY")?
+        .map(|t| ApiKey::from_text(&t).map_err(|e| format!("FWTOKEN_API_KEY: {e}")))
+        .transpose()?;
+    let owner = env("FWTOKEN_OWNER")?;
+    if let Some(o) = &owner {
+        fwtoken::validate_user_name(o).map_err(|e| format!("FWTOKEN_OWNER: {e}"))?;
+    }
+    let edge_primary = match edge_key("FWTOKEN_EDGE_KEY")? {
+        Some(k) => k,
+        None => EdgeKey::generate(&mut rng),
+    };
+    let edge = match edge_key("FWTOKEN_EDGE_BACKUP_KEY")? {
+        Some(b) => EdgeKeyRing::new(edge_primary)
+            .with_backup(b)
+            .map_err(|e| format!("FWTOKEN_EDGE_BACKUP_KEY: {e}"))?,
+        None => EdgeKeyRing::new(edge_primary),
+    };
+    let mut users = UserTable::new(DEMO_PASSWORD_ITERATIONS, &mut rng);
+    if let Some(password) = env("FWTOKEN_DEMO_PASSWORD")? {
+        users
+            .add("alice", &password, &mut rng)
+            .map_err(|e| format!("FWTOKEN_DEMO_PASSWORD: {e}"))?;
+    }
+    let config = Config {
+        ring,
+        api_key,
+        owner,
+        users,
+        edge,
+        trust_proxy,
+    };
+    Ok((config, throwaway))
+}
+
+/// What to try, printed once at startup. The URLs carry tokens (that is their point);
+/// no secret, key or password is printed.
+fn banner(state: &AppState, base: &str, throwaway: bool) -> Result<(), fwtoken::Error> {
+    let now = OffsetDateTime::now_utc();
+    let ring = state.ring();
+    println!("listening on {base}");
+    if throwaway {
+        println!(
+            "FWTOKEN_SECRET is not set: using a throwaway secret (every token dies with the process)"
+        );
+    }
+    let token = LoginToken::builder("alice")
+        .valid_for(Duration::from_secs(15 * 60))
+        .issue(&ring, now)?;
+    println!(
+        "log in as alice:  {}",
+        fwtoken::login_url(&format!("{base}/fotoweb/"), &token)
+    );
+    let link = CacheLink::new("/archives/demo/harbour.tif")
+        .width(320)
+        .height(200)
+        .format("png")
+        .expires_in(now, Duration::from_secs(24 * 3600))?;
+    println!(
+        "a cache link:     {base}{}",
+        state.cache_link_path(&link, now)?
+    );
+    let params = EdgeParams::builder()
+        .expires_at(now + Duration::from_secs(3600))
+        .url_allow("/edge/demo/")
+        .build()?;
+    let edge_token = state
+        .edge_ring()
+        .encrypt_params(&params, &mut fwtoken::os_rng())?;
+    println!("an Edgecast URL:  {base}/edge/demo/intro.mp4?token={edge_token}");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match parse_args(&args) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let (config, throwaway) = match config_from_env(options.trust_proxy) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    if config.api_key.is_none() {
+        eprintln!("note: FWTOKEN_API_KEY is not set: administrator routes answer 401");
+    }
+    if config.owner.is_none() {
+        eprintln!("note: FWTOKEN_OWNER is not set: no user is refused as the site owner");
+    }
+    let state = AppState::new(config, Log::stderr());
+    let listener = match tokio::net::TcpListener::bind(options.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", options.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = listener.local_addr().unwrap_or(options.listen);
+    if let Err(e) = banner(&state, &format!("http://{local}"), throwaway) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let service = app::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    if let Err(e) = axum::serve(listener, service).await {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,992 @@
+//! The server example, end to end: its router runs in-process on 127.0.0.1 (port chosen by
+//! the OS) and a real HTTP client (reqwest) drives the whole FotoWeb-style story over
+//! loopback: login token, password login, the `FWSession` cookie, the full API key and user
+//! API tokens, device revocation, cache links through a key rotation, Edgecast tokens, and
+//! 200 concurrent requests. Every test also checks that no token, key or password ever
+//! reached the server's log.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
+#[allow(dead_code)]
+#[path = "../examples/server/app.rs"]
+mod app;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use fwtoken::time::OffsetDateTime;
+use fwtoken::{
+    API_TOKEN_INFO_MEDIA_TYPE, API_TOKEN_REQUEST_MEDIA_TYPE, ApiKey, ApiTokenInfo, ApiTokenRequest,
+    CacheLink, CacheLinkSigner, EdgeKey, EdgeKeyRing, EdgeParams, IpNetwork, KeyRing, LoginToken,
+    Secret,
+};
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+
+use app::{AppState, Config, Log, UserTable};
+
+const SECRET: &str = "the site's encryption secret for the server test";
+const API_KEY: &str = "the site's full API key for the server test";
+const OWNER: &str = "siteowner";
+const ALICE_PASSWORD: &str = "correct horse battery staple";
+const BOB_PASSWORD: &str = "Tr0ub4dor&3";
+/// Low PBKDF2 cost: the test logs in a few times in a debug build.
+const TEST_ITERATIONS: u32 = 1_000;
+
+struct Server {
+    base: String,
+    state: AppState,
+    http: reqwest::Client,
+    /// Everything secret the test handed out or used; none may appear in the log.
+    secrets: Vec<String>,
+}
+
+fn rng() -> ChaCha20Rng {
+    ChaCha20Rng::from_seed([7; 32])
+}
+
+async fn start(trust_proxy: bool) -> Server {
+    let mut rng = rng();
+    let mut users = UserTable::new(TEST_ITERATIONS, &mut rng);
+    users.add("alice", ALICE_PASSWORD, &mut rng).unwrap();
+    users.add("bob", BOB_PASSWORD, &mut rng).unwrap();
+    let config = Config {
+        ring: KeyRing::new(Secret::from_text(SECRET).unwrap()),
+        api_key: Some(ApiKey::from_text(API_KEY).unwrap()),
+        owner: Some(OWNER.into()),
+        users,
+        edge: EdgeKeyRing::new(EdgeKey::new("EdgePrimaryKey2026").unwrap()),
+        trust_proxy,
+    };
+    let state = AppState::new(config, Log::capturing());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap();
+    Server {
+        base: format!("http://{addr}"),
+        state,
+        http,
+        secrets: vec![
+            SECRET.into(),
+            API_KEY.into(),
+            ALICE_PASSWORD.into(),
+            BOB_PASSWORD.into(),
+            "EdgePrimaryKey2026".into(),
+        ],
+    }
+}
+
+impl Server {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+
+    fn login_token(&self, user: &str) -> String {
+        LoginToken::builder(user)
+            .issue(&self.state.ring(), Self::now())
+            .unwrap()
+    }
+
+    /// Follows a login URL; returns the response (not followed).
+    async fn login_with_token(&mut self, token: &str) -> reqwest::Response {
+        self.secrets.push(token.into());
+        let url = fwtoken::login_url(&self.url("/fotoweb/"), token);
+        self.http.get(url).send().await.unwrap()
+    }
+
+    async fn login_with_password(&self, user: &str, password: &str) -> reqwest::Response {
+        let body = format!("u={}&p={}", encode(user), encode(password));
+        self.http
+            .post(self.url("/fotoweb/cmdrequest/Login.fwx"))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Logs `user` in with a login token and returns the `Cookie` header to send.
+    async fn session(&mut self, user: &str) -> String {
+        let token = self.login_token(user);
+        let response = self.login_with_token(&token).await;
+        assert_eq!(response.status(), StatusCode::FOUND);
+        let cookie = session_cookie(&response);
+        self.secrets.push(cookie.clone());
+        cookie
+    }
+
+    async fn me_with_cookie(&self, cookie: &str) -> reqwest::Response {
+        self.http
+            .get(self.url("/fotoweb/me"))
+            .header(COOKIE, cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn me_with_api_token(&self, token: &str) -> reqwest::Response {
+        self.http
+            .get(self.url("/fotoweb/me"))
+            .header("FWAPIToken", token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn request_api_token(&self, key: &str, request: &ApiTokenRequest) -> reqwest::Response {
+        self.http
+            .post(self.url("/fotoweb/me/tokens/"))
+            .header("FWAPIToken", key)
+            .header(CONTENT_TYPE, API_TOKEN_REQUEST_MEDIA_TYPE)
+            .body(serde_json::to_vec(request).unwrap())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    fn log(&self) -> Vec<String> {
+        self.state.log().lines()
+    }
+
+    /// The log has a refusal of this kind on this route.
+    fn logged(&self, route: &str, kind: &str) -> bool {
+        let want = format!("refused route={route} kind={kind}");
+        self.log().iter().any(|l| l.ends_with(&want))
+    }
+
+    /// No secret, token, cookie or password the test used appears in any log line.
+    fn assert_log_clean(&self) {
+        for line in &self.log() {
+            for secret in &self.secrets {
+                assert!(
+                    !line.contains(secret.as_str()),
+                    "a secret or token reached the log: {line}"
+                );
+            }
+        }
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The `FWSession=...` pair of a login answer's `Set-Cookie`, ready for a `Cookie` header.
+fn session_cookie(response: &reqwest::Response) -> String {
+    let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(set_cookie.starts_with("FWSession="), "{set_cookie}");
+    assert!(set_cookie.contains("; HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("; Secure"), "{set_cookie}");
+    assert!(set_cookie.contains("; SameSite=Lax"), "{set_cookie}");
+    assert_eq!(response.headers()[LOCATION], "/fotoweb/me");
+    set_cookie.split(';').next().unwrap().to_string()
+}
+
+async fn json(response: reqwest::Response) -> serde_json::Value {
+    serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
+}
+
+/// Width and height of a PNG body, decoded in full (so the bytes are a valid image).
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    (info.width, info.height)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_token_sets_a_session_cookie_that_identifies_the_user() {
+    let mut server = start(false).await;
+
+    let token = server.login_token("alice");
+    let response = server.login_with_token(&token).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let cookie = session_cookie(&response);
+    server.secrets.push(cookie.clone());
+
+    // Follow the redirect with the cookie.
+    let me = server.me_with_cookie(&cookie).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    let me = json(me).await;
+    assert_eq!(me["user"], "alice");
+    assert_eq!(me["via"], "session");
+    assert_eq!(me["device"].as_str().unwrap().len(), 32);
+
+    // The cookie among others, and without any cookie.
+    let among = format!("theme=dark; {cookie}; lang=nb");
+    assert_eq!(server.me_with_cookie(&among).await.status(), StatusCode::OK);
+    assert_eq!(
+        server.get("/fotoweb/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(server.logged("me", "no-credentials"));
+
+    // An altered cookie.
+    let mut altered = cookie.clone().into_bytes();
+    let last = altered.len() - 1;
+    altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    assert_eq!(
+        server.me_with_cookie(&altered).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The owner is never logged in by a login token: 401 and no cookie.
+    let owner = server.login_token("CORP\\SiteOwner");
+    let refused = server.login_with_token(&owner).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(refused.headers().get(SET_COOKIE).is_none());
+    assert!(server.logged("login-token", "denied-user"));
+
+    // Expired beyond the 60 s leeway.
+    let now = Server::now();
+    let expired = LoginToken::builder("alice")
+        .start(now - Duration::from_secs(3600))
+        .end(now - Duration::from_secs(120))
+        .issue(&server.state.ring(), now)
+        .unwrap();
+    assert_eq!(
+        server.login_with_token(&expired).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(server.logged("login-token", "expired"));
+
+    // Within the leeway: still accepted.
+    let just_expired = LoginToken::builder("alice")
+        .start(now - Duration::from_secs(3600))
+        .end(now - Duration::from_secs(20))
+        .issue(&server.state.ring(), now)
+        .unwrap();
+    assert_eq!(
+        server.login_with_token(&just_expired).await.status(),
+        StatusCode::FOUND
+    );
+
+    // Made with another secret.
+    let foreign = KeyRing::new(Secret::from_text("somebody else's site secret").unwrap());
+    let forged = LoginToken::builder("alice").issue(&foreign, now).unwrap();
+    assert_eq!(
+        server.login_with_token(&forged).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(server.logged("login-token", "invalid-signature"));
+
+    // No token, or the parameter twice.
+    assert_eq!(
+        server.get("/fotoweb/").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let twice = server
+        .http
+        .get(server.url(&format!("/fotoweb/?lt={token}&lt={token}").replace('+', "%2B")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), StatusCode::BAD_REQUEST);
+
+    // After a rotation a token from the old secret still logs in, and that is logged.
+    server
+        .state
+        .rotate(Secret::from_text("the site's next encryption secret").unwrap())
+        .unwrap();
+    server
+        .secrets
+        .push("the site's next encryption secret".into());
+    let old = LoginToken::builder("alice")
+        .issue(&KeyRing::new(Secret::from_text(SECRET).unwrap()), now)
+        .unwrap();
+    assert_eq!(
+        server.login_with_token(&old).await.status(),
+        StatusCode::FOUND
+    );
+    assert!(
+        server
+            .log()
+            .iter()
+            .any(|l| l.contains("login token verified with the backup key"))
+    );
+    // The cookie issued under the old primary keeps working until the backup is retired.
+    assert_eq!(
+        server.me_with_cookie(&cookie).await.status(),
+        StatusCode::OK
+    );
+    server.state.retire_backup();
+    assert_eq!(
+        server.me_with_cookie(&cookie).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server.login_with_token(&old).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    server.assert_log_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_holds_at_most_five_devices() {
+    let mut server = start(false).await;
+    let mut cookies = Vec::new();
+    for _ in 0..app::MAX_DEVICES_PER_USER {
+        cookies.push(server.session("carol").await);
+    }
+    let token = server.login_token("Carol");
+    let sixth = server.login_with_token(&token).await;
+    assert_eq!(sixth.status(), StatusCode::FORBIDDEN);
+    assert!(sixth.headers().get(SET_COOKIE).is_none());
+    assert!(server.logged("login-token", "device-limit"));
+    // Every one of the five still works, each as its own device.
+    let mut devices = Vec::new();
+    for cookie in &cookies {
+        let me = json(server.me_with_cookie(cookie).await).await;
+        assert_eq!(me["user"], "carol");
+        devices.push(me["device"].as_str().unwrap().to_string());
+    }
+    devices.sort();
+    devices.dedup();
+    assert_eq!(devices.len(), app::MAX_DEVICES_PER_USER);
+    // Another user is not affected.
+    server.session("dave").await;
+    server.assert_log_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_login_checks_salted_hashes() {
+    let mut server = start(false).await;
+
+    let response = server.login_with_password("alice", ALICE_PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let cookie = session_cookie(&response);
+    server.secrets.push(cookie.clone());
+    let me = json(server.me_with_cookie(&cookie).await).await;
+    assert_eq!(
+        (me["user"].as_str(), me["via"].as_str()),
+        (Some("alice"), Some("session"))
+    );
+
+    // User names match case-insensitively; the session carries the registered name.
+    let response = server.login_with_password("BOB", BOB_PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let cookie = session_cookie(&response);
+    server.secrets.push(cookie.clone());
+    assert_eq!(
+        json(server.me_with_cookie(&cookie).await).await["user"],
+        "bob"
+    );
+
+    // Wrong password, someone else's password, unknown user, empty password: 401, no cookie.
+    for (user, password) in [
+        ("alice", "correct horse battery stapler"),
+        ("alice", BOB_PASSWORD),
+        ("mallory", ALICE_PASSWORD),
+        ("alice", ""),
+    ] {
+        let refused = server.login_with_password(user, password).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{user}");
+        assert!(refused.headers().get(SET_COOKIE).is_none());
+    }
+    assert!(server.logged("login-password", "bad-credentials"));
+
+    // Not a form.
+    let not_form = server
+        .http
+        .post(server.url("/fotoweb/cmdrequest/Login.fwx"))
+        .header(CONTENT_TYPE, "application/json")
+        .body(format!(r#"{{"u":"alice","p":"{ALICE_PASSWORD}"}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_form.status(), StatusCode::BAD_REQUEST);
+    assert!(not_form.headers().get(SET_COOKIE).is_none());
+
+    server.assert_log_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_key_and_user_api_tokens() {
+    let mut server = start(false).await;
+
+    // The full key acts as the administrator.
+    let me = server.me_with_api_token(API_KEY).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    let me = json(me).await;
+    assert_eq!(
+        (me["role"].as_str(), me["via"].as_str()),
+        (Some("administrator"), Some("api-key"))
+    );
+    assert!(me["user"].is_null());
+
+    // A token for bob, in FotoWeb's media types.
+    let request = ApiTokenRequest::new("bob", "CMS", Duration::from_secs(600));
+    let response = server.request_api_token(API_KEY, &request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[CONTENT_TYPE], API_TOKEN_INFO_MEDIA_TYPE);
+    let info: ApiTokenInfo = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    server.secrets.push(info.token.clone());
+    let expires = info.expires_at().unwrap();
+    let ahead = expires - Server::now();
+    assert!(
+        ahead > fwtoken::time::Duration::seconds(500)
+            && ahead <= fwtoken::time::Duration::seconds(601)
+    );
+
+    // It acts for bob.
+    let me = server.me_with_api_token(&info.token).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    let me = json(me).await;
+    assert_eq!(me["user"], "bob");
+    assert_eq!(me["via"], "api-token");
+    assert_eq!(me["app"], "CMS");
+
+    // The owner can never be impersonated, in any spelling.
+    for owner in [
+        OWNER,
+        "SITEOWNER",
+        "siteowner@corp.example",
+        "CORP\\siteowner",
+    ] {
+        let request = ApiTokenRequest::new(owner, "CMS", Duration::from_secs(60));
+        let refused = server.request_api_token(API_KEY, &request).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{owner}");
+    }
+    assert!(server.logged("api-tokens", "denied-user"));
+
+    // Only the full key may ask: not bob's token (403), not a wrong key (401).
+    assert_eq!(
+        server
+            .request_api_token(&info.token, &request)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert!(server.logged("api-tokens", "not-administrator"));
+    assert_eq!(
+        server
+            .request_api_token("not the site's API key at all", &request)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let no_key = server
+        .http
+        .post(server.url("/fotoweb/me/tokens/"))
+        .header(CONTENT_TYPE, API_TOKEN_REQUEST_MEDIA_TYPE)
+        .body(serde_json::to_vec(&request).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_key.status(), StatusCode::UNAUTHORIZED);
+
+    // The request media type, the strict body, the maximum duration.
+    let plain_json = server
+        .http
+        .post(server.url("/fotoweb/me/tokens/"))
+        .header("FWAPIToken", API_KEY)
+        .header(CONTENT_TYPE, "application/json")
+        .body(serde_json::to_vec(&request).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain_json.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let extra_field = server
+        .http
+        .post(server.url("/fotoweb/me/tokens/"))
+        .header("FWAPIToken", API_KEY)
+        .header(CONTENT_TYPE, API_TOKEN_REQUEST_MEDIA_TYPE)
+        .body(r#"{"un":"bob","app":"CMS","duration":"PT60S","admin":true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(extra_field.status(), StatusCode::BAD_REQUEST);
+    let too_long = ApiTokenRequest::new("bob", "CMS", Duration::from_secs(30 * 86_400));
+    assert_eq!(
+        server.request_api_token(API_KEY, &too_long).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert!(server.logged("api-tokens", "lifetime-too-long"));
+
+    // Credentials in the query string are refused, even the valid full key.
+    for query in [
+        format!("FWAPIToken={API_KEY}"),
+        format!("fwapitoken={}", info.token),
+    ] {
+        let url = format!(
+            "{}?{}",
+            server.url("/fotoweb/me"),
+            query.replace(' ', "%20")
+        );
+        let refused = server.http.get(url).send().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    }
+    assert!(server.logged("me", "credentials-in-query"));
+
+    // Two FWAPIToken headers (they could disagree), a device cookie as an API token.
+    let twice = server
+        .http
+        .get(server.url("/fotoweb/me"))
+        .header("FWAPIToken", API_KEY)
+        .header("FWAPIToken", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), StatusCode::UNAUTHORIZED);
+    let cookie = server.session("alice").await;
+    let device_token = cookie.strip_prefix("FWSession=").unwrap();
+    assert_eq!(
+        server.me_with_api_token(device_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(server.logged("me", "wrong-purpose"));
+
+    server.assert_log_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_device_stops_working_at_once() {
+    let mut server = start(false).await;
+    let laptop = server.session("alice").await;
+    let phone = server.session("alice").await;
+    let laptop_id = json(server.me_with_cookie(&laptop).await).await["device"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let revoke_path = format!("/fotoweb/admin/devices/{laptop_id}/revoke");
+
+    // Only the administrator may revoke.
+    let as_user = server
+        .http
+        .post(server.url(&revoke_path))
+        .header(COOKIE, &phone)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_user.status(), StatusCode::FORBIDDEN);
+    let anonymous = server
+        .http
+        .post(server.url(&revoke_path))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        server.me_with_cookie(&laptop).await.status(),
+        StatusCode::OK
+    );
+
+    let revoked = server
+        .http
+        .post(server.url(&revoke_path))
+        .header("FWAPIToken", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        server.me_with_cookie(&laptop).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(server.logged("me", "revoked-device"));
+    // The other device is untouched.
+    assert_eq!(
+        json(server.me_with_cookie(&phone).await).await["user"],
+        "alice"
+    );
+
+    // Again: nothing to revoke. A malformed id: 400.
+    let again = server
+        .http
+        .post(server.url(&revoke_path))
+        .header("FWAPIToken", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    let bad = server
+        .http
+        .post(server.url("/fotoweb/admin/devices/NOT-A-DEVICE/revoke"))
+        .header("FWAPIToken", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+
+    server.assert_log_clean();
+}
+
+/// `Cache-Control: public, max-age=N` → N.
+fn max_age(response: &reqwest::Response) -> u64 {
+    let v = response.headers()["cache-control"].to_str().unwrap();
+    v.strip_prefix("public, max-age=").unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_links_survive_a_rotation_until_the_backup_is_retired() {
+    let mut server = start(false).await;
+    let now = Server::now();
+    let link = CacheLink::new("/archives/photos/harbour.tif")
+        .width(64)
+        .height(48)
+        .format("png")
+        .client(IpNetwork::host(IpAddr::from([127, 0, 0, 1])))
+        .expires_in(now, Duration::from_secs(3600))
+        .unwrap();
+    let path = server.state.cache_link_path(&link, now).unwrap();
+    server.secrets.push(path.clone());
+
+    let response = server.get(&path).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[CONTENT_TYPE], "image/png");
+    assert!(response.headers().get("x-reissue").is_none());
+    // Up to the link's expiry: one hour, rounded up to the end of its one-hour bucket.
+    let age = max_age(&response);
+    assert!(age > 3500 && age <= 7200, "{age}");
+    assert_eq!(png_size(&response.bytes().await.unwrap()), (64, 48));
+
+    // Rotate on the running server: the same URL still answers, flagged for re-issue.
+    let next = "the site's next secret, for cache links";
+    server.secrets.push(next.into());
+    server
+        .state
+        .rotate(Secret::from_text(next).unwrap())
+        .unwrap();
+    let response = server.get(&path).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-reissue"], "1");
+    let fresh = response.headers()["x-reissue-path"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    server.secrets.push(fresh.clone());
+    assert_ne!(fresh, path);
+    assert_eq!(fresh, server.state.cache_link_path(&link, now).unwrap());
+    assert_eq!(png_size(&response.bytes().await.unwrap()), (64, 48));
+    let response = server.get(&fresh).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers().get("x-reissue").is_none());
+
+    // Retire the backup: the old URL is refused (404, no detail), the new one answers.
+    server.state.retire_backup();
+    let refused = server.get(&path).await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    assert!(refused.bytes().await.unwrap().is_empty());
+    assert!(server.logged("cache", "invalid-signature"));
+    assert_eq!(server.get(&fresh).await.status(), StatusCode::OK);
+
+    let signer = server.state.cache_signer().unwrap();
+
+    // Expired (signed three hours ago for one hour).
+    let then = now - Duration::from_secs(3 * 3600);
+    let old = CacheLink::new("/a.tif")
+        .format("png")
+        .expires_in(then, Duration::from_secs(3600))
+        .unwrap();
+    let expired = signer.path(&old, then).unwrap();
+    assert_eq!(server.get(&expired).await.status(), StatusCode::NOT_FOUND);
+    assert!(server.logged("cache", "expired"));
+
+    // Bound to another network; a forged X-Forwarded-For does not help without --trust-proxy.
+    let elsewhere = CacheLink::new("/a.tif")
+        .format("png")
+        .client("192.0.2.0/24".parse().unwrap());
+    let elsewhere = signer.path(&elsewhere, now).unwrap();
+    assert_eq!(server.get(&elsewhere).await.status(), StatusCode::NOT_FOUND);
+    let forged = server
+        .http
+        .get(server.url(&elsewhere))
+        .header("X-Forwarded-For", "192.0.2.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+    assert!(server.logged("cache", "client-not-allowed"));
+
+    // A link without an expiry is cached for a year; only PNG renditions are served.
+    let forever = signer
+        .path(&CacheLink::new("/b.tif").width(10).format("png"), now)
+        .unwrap();
+    let response = server.get(&forever).await;
+    assert_eq!(max_age(&response), app::MAX_AGE_NO_EXPIRY);
+    assert_eq!(png_size(&response.bytes().await.unwrap()), (10, 10));
+    let jpeg = signer
+        .path(&CacheLink::new("/b.tif").format("jpg"), now)
+        .unwrap();
+    assert_eq!(server.get(&jpeg).await.status(), StatusCode::NOT_FOUND);
+    assert!(server.logged("cache", "unsupported-format"));
+
+    // Altered token, wrong extension, a query string.
+    let (head, tail) = fresh.split_at(fresh.len() - 10);
+    let flipped = tail
+        .chars()
+        .next()
+        .map(|c| if c == 'A' { 'B' } else { 'A' })
+        .unwrap();
+    let altered = format!("{head}{flipped}{}", &tail[1..]);
+    assert_eq!(server.get(&altered).await.status(), StatusCode::NOT_FOUND);
+    let wrong_ext = fresh.replace(".png", ".gif");
+    assert_eq!(server.get(&wrong_ext).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        server.get(&format!("{fresh}?w=9999")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    server.assert_log_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_the_forwarded_address_counts() {
+    let mut server = start(true).await;
+    let now = Server::now();
+    let signer: CacheLinkSigner<_> = server.state.cache_signer().unwrap();
+    let link = CacheLink::new("/a.tif")
+        .format("png")
+        .width(8)
+        .client("192.0.2.0/24".parse().unwrap());
+    let path = signer.path(&link, now).unwrap();
+    server.secrets.push(path.clone());
+
+    // The proxy appended the client's address last; earlier entries are the client's word.
+    let through_proxy = server
+        .http
+        .get(server.url(&path))
+        .header("X-Forwarded-For", "198.51.100.1, 192.0.2.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(through_proxy.status(), StatusCode::OK);
+    let spoofed = server
+        .http
+        .get(server.url(&path))
+        .header("X-Forwarded-For", "192.0.2.7, 198.51.100.1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status(), StatusCode::NOT_FOUND);
+    // No header: the connection's own address (127.0.0.1), outside the network.
+    assert_eq!(server.get(&path).await.status(), StatusCode::NOT_FOUND);
+    let garbage = server
+        .http
+        .get(server.url(&path))
+        .header("X-Forwarded-For", "not an address")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
+    assert!(server.logged("cache", "bad-forwarded-for"));
+    server.assert_log_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edgecast_tokens_guard_the_edge_paths() {
+    let mut server = start(false).await;
+    let now = Server::now();
+    let mut rng = rng();
+    let ring = server.state.edge_ring();
+    let valid = EdgeParams::builder()
+        .expires_at(now + Duration::from_secs(3600))
+        .url_allow("/edge/videos/")
+        .build()
+        .unwrap();
+    let token = ring.encrypt_params(&valid, &mut rng).unwrap();
+    server.secrets.push(token.clone());
+    let expired = EdgeParams::builder()
+        .expires_at(now - Duration::from_secs(3600))
+        .url_allow("/edge/videos/")
+        .build()
+        .unwrap();
+    let expired = ring.encrypt_params(&expired, &mut rng).unwrap();
+    server.secrets.push(expired.clone());
+
+    let ok = server
+        .get(&format!("/edge/videos/intro.mp4?token={token}"))
+        .await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(
+        ok.text().await.unwrap(),
+        "edge content for /edge/videos/intro.mp4\n"
+    );
+
+    let late = server
+        .get(&format!("/edge/videos/intro.mp4?token={expired}"))
+        .await;
+    assert_eq!(late.status(), StatusCode::FORBIDDEN);
+    assert!(server.logged("edge", "ec_expire"));
+
+    let wrong_path = server
+        .get(&format!("/edge/private/payroll.pdf?token={token}"))
+        .await;
+    assert_eq!(wrong_path.status(), StatusCode::FORBIDDEN);
+    let dot_dot = server
+        .get(&format!("/edge/videos/%2e%2e/private/a.pdf?token={token}"))
+        .await;
+    assert_eq!(dot_dot.status(), StatusCode::FORBIDDEN);
+    assert!(server.logged("edge", "ec_url_allow"));
+
+    assert_eq!(
+        server.get("/edge/videos/intro.mp4").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert!(server.logged("edge", "no-token"));
+    let other_key = EdgeKeyRing::new(EdgeKey::new("SomebodyElsesKey").unwrap());
+    let forged = other_key.encrypt_params(&valid, &mut rng).unwrap();
+    let forged = server
+        .get(&format!("/edge/videos/intro.mp4?token={forged}"))
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(server.logged("edge", "invalid-signature"));
+
+    // Bound to the client address: the loopback client passes, another address does not.
+    let mine = EdgeParams::builder()
+        .expires_at(now + Duration::from_secs(3600))
+        .client_ip(IpAddr::from([127, 0, 0, 1]))
+        .build()
+        .unwrap();
+    let mine = ring.encrypt_params(&mine, &mut rng).unwrap();
+    assert_eq!(
+        server
+            .get(&format!("/edge/a.mp4?token={mine}"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let theirs = EdgeParams::builder()
+        .expires_at(now + Duration::from_secs(3600))
+        .client_ip(IpAddr::from([192, 0, 2, 1]))
+        .build()
+        .unwrap();
+    let theirs = ring.encrypt_params(&theirs, &mut rng).unwrap();
+    assert_eq!(
+        server
+            .get(&format!("/edge/a.mp4?token={theirs}"))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert!(server.logged("edge", "ec_clientip"));
+
+    // Rotating the edge keys: the old token keeps working until the backup is retired.
+    server
+        .state
+        .rotate_edge(EdgeKey::new("EdgeNextKey2027").unwrap())
+        .unwrap();
+    server.secrets.push("EdgeNextKey2027".into());
+    let url = format!("/edge/videos/intro.mp4?token={token}");
+    assert_eq!(server.get(&url).await.status(), StatusCode::OK);
+    server.state.retire_edge_backup();
+    assert_eq!(server.get(&url).await.status(), StatusCode::FORBIDDEN);
+
+    server.assert_log_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_requests_from_eight_clients() {
+    const TASKS: usize = 8;
+    const PER_TASK: usize = 25;
+    let mut server = start(false).await;
+    let now = Server::now();
+
+    // Each client: its own user, session cookie, API token and cache links.
+    let mut clients = Vec::new();
+    for task in 0..TASKS {
+        let user = format!("user{task}");
+        let cookie = server.session(&user).await;
+        let request = ApiTokenRequest::new(&user, "loadtest", Duration::from_secs(600));
+        let response = server.request_api_token(API_KEY, &request).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let info: ApiTokenInfo = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        server.secrets.push(info.token.clone());
+        clients.push((user, cookie, info.token));
+    }
+
+    let mut handles = Vec::new();
+    for (task, (user, cookie, api_token)) in clients.into_iter().enumerate() {
+        let http = server.http.clone();
+        let base = server.base.clone();
+        let state = server.state.clone();
+        handles.push(tokio::spawn(async move {
+            let mut correct = 0;
+            for i in 0..PER_TASK {
+                let ok = match i % 3 {
+                    0 => {
+                        let r = http
+                            .get(format!("{base}/fotoweb/me"))
+                            .header(COOKIE, &cookie)
+                            .send()
+                            .await
+                            .unwrap();
+                        r.status() == StatusCode::OK && {
+                            let me: serde_json::Value =
+                                serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+                            me["user"] == user.as_str() && me["via"] == "session"
+                        }
+                    }
+                    1 => {
+                        let r = http
+                            .get(format!("{base}/fotoweb/me"))
+                            .header("FWAPIToken", &api_token)
+                            .send()
+                            .await
+                            .unwrap();
+                        r.status() == StatusCode::OK && {
+                            let me: serde_json::Value =
+                                serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+                            me["user"] == user.as_str() && me["app"] == "loadtest"
+                        }
+                    }
+                    _ => {
+                        let (w, h) = (8 + task as u16, 4 + i as u16);
+                        let link = CacheLink::new(format!("/load/{task}/{i}.tif"))
+                            .width(w)
+                            .height(h)
+                            .format("png");
+                        let path = state.cache_link_path(&link, now).unwrap();
+                        let r = http.get(format!("{base}{path}")).send().await.unwrap();
+                        r.status() == StatusCode::OK
+                            && png_size(&r.bytes().await.unwrap()) == (u32::from(w), u32::from(h))
+                    }
+                };
+                if ok {
+                    correct += 1;
+                }
+            }
+            correct
+        }));
+    }
+    let mut correct = 0;
+    for h in handles {
+        correct += h.await.unwrap();
+    }
+    assert_eq!(correct, TASKS * PER_TASK);
+    // Nothing was refused, so nothing was logged.
+    assert_eq!(server.log(), Vec::<String>::new());
+}
