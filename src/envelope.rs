@@ -81,9 +81,25 @@ pub(crate) fn seal<R: CryptoRng>(
     }
     let ct_len = (plaintext.len() / BLOCK + 1) * BLOCK;
     if OVERHEAD + ct_len <= SMALL_RAW {
-        seal_in(&mut [0u8; SMALL_RAW], ring, purpose, times, plaintext, context, iv_mode)
+        seal_in(
+            &mut [0u8; SMALL_RAW],
+            ring,
+            purpose,
+            times,
+            plaintext,
+            context,
+            iv_mode,
+        )
     } else {
-        seal_in(&mut [0u8; MAX_RAW], ring, purpose, times, plaintext, context, iv_mode)
+        seal_in(
+            &mut [0u8; MAX_RAW],
+            ring,
+            purpose,
+            times,
+            plaintext,
+            context,
+            iv_mode,
+        )
     }
 }
 
@@ -158,9 +174,27 @@ pub(crate) fn open<T>(
     }
     // Most tokens are short: decode them into a small stack buffer.
     if token.len() <= SMALL_RAW / 3 * 4 {
-        open_in(&mut [0u8; SMALL_RAW], ring, purpose, token, now, leeway, context, parse)
+        open_in(
+            &mut [0u8; SMALL_RAW],
+            ring,
+            purpose,
+            token,
+            now,
+            leeway,
+            context,
+            parse,
+        )
     } else {
-        open_in(&mut [0u8; MAX_RAW], ring, purpose, token, now, leeway, context, parse)
+        open_in(
+            &mut [0u8; MAX_RAW],
+            ring,
+            purpose,
+            token,
+            now,
+            leeway,
+            context,
+            parse,
+        )
     }
 }
 
@@ -176,7 +210,15 @@ fn open_in<const N: usize, T>(
     parse: impl FnOnce(&Opened<'_>) -> Result<T>,
 ) -> Result<Verified<T>> {
     let n = b64::decode_into(&b64::URL_NOPAD, token.as_bytes(), buf)?;
-    let result = open_raw(buf.get_mut(..n).unwrap_or_default(), ring, purpose, now, leeway, context, parse);
+    let result = open_raw(
+        buf.get_mut(..n).unwrap_or_default(),
+        ring,
+        purpose,
+        now,
+        leeway,
+        context,
+        parse,
+    );
     if let Some(used) = buf.get_mut(HEADER_LEN..n) {
         used.zeroize();
     }

@@ -10,6 +10,7 @@ extern crate std;
 
 mod api;
 mod b64;
+mod bounded;
 mod cachelink;
 mod device;
 mod duration;
@@ -29,9 +30,10 @@ pub use api::{
     API_TOKEN_HEADER, API_TOKEN_INFO_MEDIA_TYPE, API_TOKEN_REQUEST_MEDIA_TYPE, ApiClaims, ApiKey,
     ApiPolicy, ApiToken, ApiTokenInfo, ApiTokenRequest, MAX_APP_NAME_LEN, api_token_from_headers,
 };
+pub use bounded::BoundedStr;
 pub use cachelink::{
-    CacheLink, CacheLinkSigner, IpNetwork, MAX_ASSET_PATH_LEN, MAX_CACHE_TOKEN_CHARS, MAX_DIMENSION,
-    MAX_FORMAT_LEN, MAX_PREFIX_LEN, MAX_TAG_LEN, NO_FORMAT_EXTENSION,
+    CacheLink, CacheLinkSigner, IpNetwork, MAX_ASSET_PATH_LEN, MAX_CACHE_TOKEN_CHARS,
+    MAX_DIMENSION, MAX_FORMAT_LEN, MAX_PREFIX_LEN, MAX_TAG_LEN, NO_FORMAT_EXTENSION,
 };
 #[cfg(feature = "std")]
 pub use device::MemoryRegistry;

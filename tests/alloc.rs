@@ -114,3 +114,95 @@ fn login_tokens_within_budget() {
     assert!(r.is_err());
     assert_eq!(n, 0, "denied user");
 }
+
+#[test]
+fn api_device_and_client_bound_within_budget() {
+    use fwtoken::{ApiPolicy, ApiToken, ApiTokenRequest, ClientBoundId, DeviceId, DeviceToken};
+    let ring = ring();
+    let now = datetime!(2026-11-24 10:00:00 UTC);
+    let mut rng = ChaCha20Rng::seed_from_u64(2);
+    let req = ApiTokenRequest {
+        un: "alice".into(),
+        app: "CMS".into(),
+        duration: "PT1H".into(),
+    };
+    let (info, n) =
+        count(|| ApiToken::issue(&ring, &req, now, &ApiPolicy::new(), &mut rng).unwrap());
+    eprintln!("api issue: {n}");
+    let (r, n) =
+        count(|| ApiToken::verify(&ring, &info.token, now, std::time::Duration::from_secs(60)));
+    assert!(r.is_ok());
+    eprintln!("api verify: {n}");
+    let (r, n) = count(|| {
+        ApiToken::verify(
+            &ring,
+            &info.token,
+            now + std::time::Duration::from_secs(86_400),
+            std::time::Duration::ZERO,
+        )
+    });
+    assert!(r.is_err());
+    assert_eq!(n, 0, "expired api token");
+    let ((token, _record), n) =
+        count(|| DeviceToken::issue(&ring, "alice", now, &mut rng).unwrap());
+    eprintln!("device issue: {n}");
+    let (r, n) = count(|| DeviceToken::verify(&ring, &token));
+    assert!(r.is_ok());
+    eprintln!("device verify: {n}");
+    let (r, n) = count(|| DeviceToken::verify(&ring, &info.token));
+    assert!(r.is_err());
+    assert_eq!(n, 0, "api token as device token");
+    let dev = DeviceId::from_bytes([1; 16]);
+    let (sealed, n) =
+        count(|| ClientBoundId::seal(&ring, &dev, "image-42", now, &mut rng).unwrap());
+    eprintln!("client-bound seal: {n}");
+    let (r, n) = count(|| ClientBoundId::open(&ring, &dev, &sealed));
+    assert!(r.is_ok());
+    eprintln!("client-bound open: {n}");
+    let (r, n) = count(|| ClientBoundId::open(&ring, &DeviceId::from_bytes([2; 16]), &sealed));
+    assert!(r.is_err());
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn cache_links_within_budget() {
+    use fwtoken::{CacheLink, CacheLinkSigner};
+    let ring = ring();
+    let now = datetime!(2026-11-24 10:00:00 UTC);
+    let signer = CacheLinkSigner::new(&ring);
+    let link = CacheLink::new("/archives/photos/2026/harbour-at-dawn-0042.tif")
+        .width(800)
+        .height(600)
+        .format("jpg")
+        .quality(80)
+        .tag("t1");
+    let (token, n) = count(|| signer.sign(&link, now).unwrap());
+    eprintln!("cache sign: {n}");
+    let (r, n) = count(|| signer.open(&token, now, None));
+    assert!(r.is_ok());
+    eprintln!("cache open: {n}");
+}
+
+#[test]
+fn edgecast_and_fernet_within_budget() {
+    use fwtoken::{EdgeKey, EdgeKeyRing, FernetKey, FernetRing};
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    let now = datetime!(2026-11-24 10:00:00 UTC);
+    let edge = EdgeKeyRing::new(EdgeKey::new("PrimaryKey2026").unwrap())
+        .with_backup(EdgeKey::new("BackupKey2025").unwrap())
+        .unwrap();
+    let (t, n) = count(|| {
+        edge.encrypt("ec_expire=1764004200&ec_url_allow=/a/", &mut rng)
+            .unwrap()
+    });
+    eprintln!("edge encrypt: {n}");
+    let (r, n) = count(|| edge.decrypt(&t));
+    assert!(r.is_ok());
+    eprintln!("edge decrypt: {n}");
+    let fernet = FernetRing::new(FernetKey::generate(&mut rng));
+    let (t, n) = count(|| fernet.encrypt(&[7u8; 64], now, &mut rng).unwrap());
+    eprintln!("fernet encrypt: {n}");
+    let (r, n) = count(|| fernet.decrypt(&t, now, None));
+    assert!(r.is_ok());
+    eprintln!("fernet decrypt: {n}");
+}

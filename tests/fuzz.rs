@@ -13,7 +13,7 @@ mod fuzz_bodies;
 
 use std::path::PathBuf;
 
-use rand_chacha::rand_core::{Rng, SeedableRng};
+use rand_chacha::rand_core::Rng;
 
 const GENERATED: usize = 3000;
 

@@ -190,7 +190,7 @@ fn durations_refuse_hostile_input() {
         "P1.5D",
         "P 1D",
         "P1D ",
-        "P\01D",
+        "P\u{0}1D",
         "PT18446744073709551615H",
         "P99999999999999999999D",
         "P1DT1H1M1S1",

@@ -9,7 +9,13 @@
 //! FWTOKEN_SECRET=... cargo run --example fwtoken -- login issue --user alice --url https://dam.example.com/fotoweb/
 //! FWTOKEN_SECRET=... cargo run --example fwtoken -- login verify <TOKEN> --deny-user owner
 //! ```
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
 
 mod api;
 mod cache;

@@ -22,8 +22,9 @@ use std::time::Duration;
 
 use fwtoken::time::OffsetDateTime;
 use fwtoken::{
-    ApiPolicy, ApiToken, ApiTokenRequest, CacheLink, CacheLinkSigner, ClientBoundId, DeviceId, DeviceToken, EdgeKey,
-    EdgeKeyRing, EdgeParams, FernetKey, FernetRing, IpNetwork, KeyRing, LoginPolicy, LoginToken, Secret, SessionCookie,
+    ApiPolicy, ApiToken, ApiTokenRequest, CacheLink, CacheLinkSigner, ClientBoundId, DeviceId,
+    DeviceToken, EdgeKey, EdgeKeyRing, EdgeParams, FernetKey, FernetRing, IpNetwork, KeyRing,
+    LoginPolicy, LoginToken, Secret, SessionCookie,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -99,23 +100,23 @@ fn check_verifier<T>(
     }
     if let [0xFF, pick, ops @ ..] = data {
         let original = &produced[usize::from(*pick) % produced.len()];
-        if let Some(m) = mutate(original, ops) {
-            if let Some(m) = text(&m) {
-                assert!(
-                    verify(m).is_err(),
-                    "a mutated token verified: {m:?} from {original:?}"
-                );
-            }
+        if let Some(m) = mutate(original, ops)
+            && let Some(m) = text(&m)
+        {
+            assert!(
+                verify(m).is_err(),
+                "a mutated token verified: {m:?} from {original:?}"
+            );
         }
         return;
     }
-    if let Some(t) = text(data) {
-        if verify(t).is_ok() {
-            assert!(
-                produced.iter().any(|p| p == t),
-                "fuzzer-made input verified: {t:?}"
-            );
-        }
+    if let Some(t) = text(data)
+        && verify(t).is_ok()
+    {
+        assert!(
+            produced.iter().any(|p| p == t),
+            "fuzzer-made input verified: {t:?}"
+        );
     }
 }
 
@@ -203,10 +204,22 @@ fn api_tokens() -> &'static [String] {
         let backup_only = KeyRing::new(ring().backup().unwrap().clone());
         let mut r = rng(2);
         let mut out = Vec::new();
-        for (user, app, d) in [("alice", "CMS", "PT1H"), ("CORP\\bob", "sync", "P5D"), ("Jørgen", "x", "PT60S")] {
-            let req = ApiTokenRequest { un: user.into(), app: app.into(), duration: d.into() };
+        for (user, app, d) in [
+            ("alice", "CMS", "PT1H"),
+            ("CORP\\bob", "sync", "P5D"),
+            ("Jørgen", "x", "PT60S"),
+        ] {
+            let req = ApiTokenRequest {
+                un: user.into(),
+                app: app.into(),
+                duration: d.into(),
+            };
             for ring in [ring(), &backup_only] {
-                out.push(ApiToken::issue(ring, &req, now(), &ApiPolicy::new(), &mut r).unwrap().token);
+                out.push(
+                    ApiToken::issue(ring, &req, now(), &ApiPolicy::new(), &mut r)
+                        .unwrap()
+                        .token,
+                );
             }
         }
         out
@@ -215,7 +228,9 @@ fn api_tokens() -> &'static [String] {
 
 /// Target `api_token`: API-token verification.
 pub fn api_token(data: &[u8]) {
-    check_verifier(data, api_tokens(), |t| ApiToken::verify(ring(), t, now(), Duration::from_secs(60)));
+    check_verifier(data, api_tokens(), |t| {
+        ApiToken::verify(ring(), t, now(), Duration::from_secs(60))
+    });
 }
 
 fn device_tokens() -> &'static [String] {
@@ -244,13 +259,20 @@ pub fn session_cookie(data: &[u8]) {
     let Some(header) = text(data) else { return };
     if let Some(v) = SessionCookie::find(header) {
         assert!(header.contains(v));
-        assert!(!v.contains(';') && !v.contains(',') && !v.contains(' '), "{v:?}");
+        assert!(
+            !v.contains(';') && !v.contains(',') && !v.contains(' '),
+            "{v:?}"
+        );
     }
     for v in SessionCookie::find_all(header) {
         assert!(header.contains(v));
     }
     // Round trip: any base64url token between other cookies is found again.
-    let token: String = header.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(200).collect();
+    let token: String = header
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(200)
+        .collect();
     if !token.is_empty() {
         for h in [
             format!("FWSession={token}"),
@@ -270,19 +292,27 @@ fn client_bound() -> &'static [String] {
     static T: OnceLock<Vec<String>> = OnceLock::new();
     T.get_or_init(|| {
         let mut r = rng(4);
-        ["image-1", "a/b/c.jpg", "ø"].iter().map(|id| ClientBoundId::seal(ring(), &device(1), id, now(), &mut r).unwrap()).collect()
+        ["image-1", "a/b/c.jpg", "ø"]
+            .iter()
+            .map(|id| ClientBoundId::seal(ring(), &device(1), id, now(), &mut r).unwrap())
+            .collect()
     })
 }
 
 /// Target `image_id`: client-bound id opening. Only this device opens its ids; another
 /// device never does.
 pub fn image_id(data: &[u8]) {
-    check_verifier(data, client_bound(), |t| ClientBoundId::open(ring(), &device(1), t));
+    check_verifier(data, client_bound(), |t| {
+        ClientBoundId::open(ring(), &device(1), t)
+    });
     for t in client_bound() {
         assert!(ClientBoundId::open(ring(), &device(2), t).is_err());
     }
     if let Some(t) = text(data) {
-        assert!(ClientBoundId::open(ring(), &device(2), t).is_err() || client_bound().iter().all(|p| p != t));
+        assert!(
+            ClientBoundId::open(ring(), &device(2), t).is_err()
+                || client_bound().iter().all(|p| p != t)
+        );
     }
 }
 
@@ -290,7 +320,11 @@ pub fn image_id(data: &[u8]) {
 
 fn signer() -> &'static CacheLinkSigner<KeyRing> {
     static S: OnceLock<CacheLinkSigner<KeyRing>> = OnceLock::new();
-    S.get_or_init(|| CacheLinkSigner::new(ring().clone()).prefix("/fotoweb").unwrap())
+    S.get_or_init(|| {
+        CacheLinkSigner::new(ring().clone())
+            .prefix("/fotoweb")
+            .unwrap()
+    })
 }
 
 fn cache_links() -> &'static [String] {
@@ -298,11 +332,20 @@ fn cache_links() -> &'static [String] {
     T.get_or_init(|| {
         let backup_only = CacheLinkSigner::new(KeyRing::new(ring().backup().unwrap().clone()));
         let links = [
-            CacheLink::new("/archives/photos/harbour.tif").width(800).height(600).format("jpg").quality(80),
+            CacheLink::new("/archives/photos/harbour.tif")
+                .width(800)
+                .height(600)
+                .format("jpg")
+                .quality(80),
             CacheLink::new("/a").expires(now() + Duration::from_secs(3600)),
-            CacheLink::new("/b").client(IpNetwork::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 0)), 24).unwrap()).tag("t"),
+            CacheLink::new("/b")
+                .client(IpNetwork::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 0)), 24).unwrap())
+                .tag("t"),
         ];
-        let mut out: Vec<String> = links.iter().map(|l| signer().sign(l, now()).unwrap()).collect();
+        let mut out: Vec<String> = links
+            .iter()
+            .map(|l| signer().sign(l, now()).unwrap())
+            .collect();
         out.push(backup_only.sign(&links[0], now()).unwrap());
         out
     })
@@ -312,23 +355,31 @@ fn cache_links() -> &'static [String] {
 pub fn cache_open(data: &[u8]) {
     let client = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)));
     check_verifier(data, cache_links(), |t| signer().open(t, now(), client));
-    if let Some(link) = link_from(data) {
-        if let Ok(token) = signer().sign(&link, now()) {
-            assert_eq!(signer().sign(&link, now()).unwrap(), token, "signing is deterministic");
-            let ip = link.client.map(|n| n.addr());
-            let opened = signer().open(&token, now(), ip).unwrap().into_inner();
-            let mut expected = link.clone();
-            expected.expires = link.expires.map(|e| signer().round_expiry(e).unwrap());
-            assert_eq!(opened, expected);
-            let path = signer().path(&link, now()).unwrap();
-            assert_eq!(signer().parse_path(&path, now(), ip).unwrap().into_inner(), expected);
-        }
+    if let Some(link) = link_from(data)
+        && let Ok(token) = signer().sign(&link, now())
+    {
+        assert_eq!(
+            signer().sign(&link, now()).unwrap(),
+            token,
+            "signing is deterministic"
+        );
+        let ip = link.client.map(|n| n.addr());
+        let opened = signer().open(&token, now(), ip).unwrap().into_inner();
+        let mut expected = link.clone();
+        expected.expires = link.expires.map(|e| signer().round_expiry(e).unwrap());
+        assert_eq!(opened, expected);
+        let path = signer().path(&link, now()).unwrap();
+        assert_eq!(
+            signer().parse_path(&path, now(), ip).unwrap().into_inner(),
+            expected
+        );
     }
 }
 
 /// Builds a cache link from fuzzer bytes (None when too short).
 fn link_from(data: &[u8]) -> Option<CacheLink> {
-    let (&[flags, w0, w1, h0, h1, q, fmt, exp, net, plen], rest) = data.split_first_chunk::<10>()? else { return None };
+    let (&[flags, w0, w1, h0, h1, q, fmt, exp, net, plen], rest) =
+        data.split_first_chunk::<10>()?;
     let (path, tag) = match rest.iter().position(|&b| b == 0) {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
@@ -344,7 +395,8 @@ fn link_from(data: &[u8]) -> Option<CacheLink> {
         link = link.quality(q);
     }
     if flags & 8 != 0 {
-        link = link.format(["jpg", "png", "webp", "avif", "x", "JPG", "toolongfmt"][usize::from(fmt) % 7]);
+        link = link
+            .format(["jpg", "png", "webp", "avif", "x", "JPG", "toolongfmt"][usize::from(fmt) % 7]);
     }
     if flags & 16 != 0 {
         link = link.expires(now() + Duration::from_secs(u64::from(exp) * 997));
@@ -355,7 +407,9 @@ fn link_from(data: &[u8]) -> Option<CacheLink> {
         } else {
             IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, u16::from(net), 0, 0, 0, 0, 9))
         };
-        let net = IpNetwork::new(addr, plen % 129).ok().or_else(|| Some(IpNetwork::host(addr)))?;
+        let net = IpNetwork::new(addr, plen % 129)
+            .ok()
+            .or_else(|| Some(IpNetwork::host(addr)))?;
         link = link.client(net);
     }
     if let Some(t) = tag {
@@ -392,7 +446,11 @@ fn edge_tokens() -> &'static [String] {
         let backup_only = EdgeKeyRing::new(edge_ring().backup().unwrap().clone());
         let mut r = rng(5);
         let mut out = Vec::new();
-        for pt in ["ec_expire=1764004200&ec_url_allow=/fotoweb/cache/v1/", "ec_clientip=203.0.113.7", "x"] {
+        for pt in [
+            "ec_expire=1764004200&ec_url_allow=/fotoweb/cache/v1/",
+            "ec_clientip=203.0.113.7",
+            "x",
+        ] {
             for ring in [edge_ring(), &backup_only] {
                 out.push(ring.encrypt(pt, &mut r).unwrap());
             }
@@ -416,17 +474,23 @@ pub fn edge_decrypt(data: &[u8]) {
     }
     if let [0xFF, pick, ops @ ..] = data {
         let original = &produced[usize::from(*pick) % produced.len()];
-        if let Some(m) = mutate(original, ops).and_then(|m| String::from_utf8(m).ok()) {
-            if edge_canonical(&m) != *original {
-                assert!(edge_ring().decrypt(&m).is_err(), "mutated Edgecast token decrypted: {m:?}");
-            }
+        if let Some(m) = mutate(original, ops).and_then(|m| String::from_utf8(m).ok())
+            && edge_canonical(&m) != *original
+        {
+            assert!(
+                edge_ring().decrypt(&m).is_err(),
+                "mutated Edgecast token decrypted: {m:?}"
+            );
         }
         return;
     }
-    if let Some(t) = text(data) {
-        if edge_ring().decrypt(t).is_ok() {
-            assert!(produced.contains(&edge_canonical(t)), "fuzzer-made Edgecast token decrypted: {t:?}");
-        }
+    if let Some(t) = text(data)
+        && edge_ring().decrypt(t).is_ok()
+    {
+        assert!(
+            produced.contains(&edge_canonical(t)),
+            "fuzzer-made Edgecast token decrypted: {t:?}"
+        );
     }
 }
 
@@ -436,7 +500,8 @@ pub fn edge_params(data: &[u8]) {
     let Some(t) = text(data) else { return };
     if let Ok(p) = EdgeParams::parse(t) {
         let written = p.to_string();
-        let again = EdgeParams::parse(&written).unwrap_or_else(|e| panic!("{written:?} does not parse: {e}"));
+        let again = EdgeParams::parse(&written)
+            .unwrap_or_else(|e| panic!("{written:?} does not parse: {e}"));
         assert_eq!(again, p, "{t:?} -> {written:?}");
         assert_eq!(again.to_string(), written);
     }
@@ -445,9 +510,11 @@ pub fn edge_params(data: &[u8]) {
 fn fernet_ring() -> &'static FernetRing {
     static R: OnceLock<FernetRing> = OnceLock::new();
     R.get_or_init(|| {
-        FernetRing::new(FernetKey::from_base64("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=").unwrap())
-            .with_backup(FernetKey::generate(&mut rng(6)))
-            .unwrap()
+        FernetRing::new(
+            FernetKey::from_base64("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=").unwrap(),
+        )
+        .with_backup(FernetKey::generate(&mut rng(6)))
+        .unwrap()
     })
 }
 
@@ -468,11 +535,17 @@ fn fernet_tokens() -> &'static [String] {
 
 /// Target `fernet_decrypt`: Fernet decryption (with a TTL, so times are checked too).
 pub fn fernet_decrypt(data: &[u8]) {
-    check_verifier(data, fernet_tokens(), |t| fernet_ring().decrypt(t, now(), Some(Duration::from_secs(3600))));
+    check_verifier(data, fernet_tokens(), |t| {
+        fernet_ring().decrypt(t, now(), Some(Duration::from_secs(3600)))
+    });
 }
 
 /// Every target by name, for the test runner.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A target's name and body.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target by name.
+pub const TARGETS: &[Target] = &[
     ("login_fotoweb", login_fotoweb),
     ("login_sealed", login_sealed),
     ("secret_from_text", secret_from_text),
