@@ -26,6 +26,7 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use zeroize::Zeroize;
 
+use crate::bounded::BoundedStr;
 use crate::duration::{format_duration, parse_duration};
 use crate::envelope::{self, IvMode, Times};
 use crate::error::{Error, Result};
@@ -184,8 +185,9 @@ impl ApiTokenRequest {
 pub struct ApiTokenInfo {
     /// The token to send as `FWAPIToken: <token>`.
     pub token: String,
-    /// When the token expires: RFC 3339, UTC, second precision, with `Z`.
-    pub expires: String,
+    /// When the token expires: RFC 3339, UTC, second precision, with `Z` (exactly 20
+    /// characters, stored inline so that issuing allocates only the token).
+    pub expires: BoundedStr<20>,
 }
 
 impl ApiTokenInfo {
@@ -287,8 +289,8 @@ impl ApiPolicy {
 pub struct ApiClaims {
     /// The user the token acts for.
     pub user: String,
-    /// The application it was issued to.
-    pub app: String,
+    /// The application it was issued to (stored inline: verifying allocates only the user name).
+    pub app: BoundedStr<MAX_APP_NAME_LEN>,
     /// When it was issued (second precision).
     pub issued_at: OffsetDateTime,
     /// When it expires (second precision).
@@ -376,7 +378,7 @@ impl ApiToken {
         buf.zeroize();
         Ok(ApiTokenInfo {
             token: token?,
-            expires: timeutil::rfc3339(timeutil::from_unix(expires_at)?),
+            expires: expires_text(expires_at)?,
         })
     }
 
@@ -397,12 +399,22 @@ impl ApiToken {
             let (user, app) = decode(o.plaintext)?;
             Ok(ApiClaims {
                 user: user.into(),
-                app: app.into(),
+                app: BoundedStr::new(app)?,
                 issued_at: timeutil::from_unix(o.issued_at)?,
                 expires: timeutil::from_unix(o.expires_at)?,
             })
         })
     }
+}
+
+/// `expires_at` as `YYYY-MM-DDTHH:MM:SSZ`, without allocating.
+fn expires_text(expires_at: u64) -> Result<BoundedStr<20>> {
+    let mut text = timeutil::StackStr::<20>::new();
+    timeutil::write_rfc3339(&mut text, timeutil::from_unix(expires_at)?)
+        .map_err(|_| Error::InvalidTime("expiry out of range"))?;
+    let text = core::str::from_utf8(text.as_bytes())
+        .map_err(|_| Error::InvalidTime("expiry out of range"))?;
+    BoundedStr::new(text)
 }
 
 /// 1 to 255 bytes, no control character.

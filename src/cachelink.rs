@@ -35,6 +35,7 @@ use core::time::Duration;
 use time::OffsetDateTime;
 
 use crate::b64;
+use crate::bounded::BoundedStr;
 use crate::envelope::{self, IvMode, Times};
 use crate::error::{Error, Result};
 use crate::keyring::{KeyRing, Purpose, Verified};
@@ -261,7 +262,7 @@ pub struct CacheLink {
     /// Rendition height in pixels (1 to 16384).
     pub height: Option<u16>,
     /// Rendition format as a short extension (`jpg`, `png`, `webp`).
-    pub format: Option<String>,
+    pub format: Option<BoundedStr<MAX_FORMAT_LEN>>,
     /// Rendition quality (1 to 100).
     pub quality: Option<u8>,
     /// When the link stops working; rounded up to the end of its bucket when signed.
@@ -269,7 +270,9 @@ pub struct CacheLink {
     /// The client network the link is bound to.
     pub client: Option<IpNetwork>,
     /// A short free-form tag for the caller's own use (1 to 64 bytes).
-    pub tag: Option<String>,
+    pub tag: Option<BoundedStr<MAX_TAG_LEN>>,
+    /// A field the builder could not store (too long); `sign` reports it.
+    invalid: Option<&'static str>,
 }
 
 impl CacheLink {
@@ -284,6 +287,7 @@ impl CacheLink {
             expires: None,
             client: None,
             tag: None,
+            invalid: None,
         }
     }
 
@@ -303,8 +307,13 @@ impl CacheLink {
 
     /// Sets the format (a short extension such as `jpg`).
     #[must_use]
-    pub fn format(mut self, format: impl Into<String>) -> Self {
-        self.format = Some(format.into());
+    ///
+    /// A format longer than [`MAX_FORMAT_LEN`] is reported by [`CacheLinkSigner::sign`].
+    pub fn format(mut self, format: &str) -> Self {
+        match BoundedStr::new(format) {
+            Ok(f) => self.format = Some(f),
+            Err(_) => self.invalid = Some("format must be 1 to 8 characters"),
+        }
         self
     }
 
@@ -337,8 +346,13 @@ impl CacheLink {
 
     /// Sets the tag.
     #[must_use]
-    pub fn tag(mut self, tag: impl Into<String>) -> Self {
-        self.tag = Some(tag.into());
+    ///
+    /// A tag longer than [`MAX_TAG_LEN`] is reported by [`CacheLinkSigner::sign`].
+    pub fn tag(mut self, tag: &str) -> Self {
+        match BoundedStr::new(tag) {
+            Ok(t) => self.tag = Some(t),
+            Err(_) => self.invalid = Some("tag must be 1 to 64 bytes"),
+        }
         self
     }
 }
@@ -419,6 +433,9 @@ impl Out {
 /// Checks `link` and writes its plaintext.
 fn encode(link: &CacheLink, out: &mut Out) -> Result<()> {
     let arg = Error::InvalidArgument;
+    if let Some(reason) = link.invalid {
+        return Err(arg(reason));
+    }
     check_path(&link.path).map_err(arg)?;
     let mut flags = 0u8;
     if let Some(w) = link.width {
@@ -658,7 +675,7 @@ impl rand_core::TryCryptoRng for NoRng {}
 /// assert!(path.starts_with("/fotoweb/cache/v1/") && path.ends_with(".jpg"));
 /// // Ten minutes later, the same link gives the same URL.
 /// let later = datetime!(2026-11-24 10:27:00 UTC);
-/// let again = CacheLink { expires: Some(later + Duration::from_secs(86_400)), ..link };
+/// let again = link.clone().expires(later + Duration::from_secs(86_400));
 /// assert_eq!(signer.path(&again, later)?, path);
 ///
 /// let opened = signer.parse_path(&path, later, None)?;
@@ -832,11 +849,12 @@ impl<K: Borrow<KeyRing>> CacheLinkSigner<K> {
                     path: raw.path.into(),
                     width: raw.width,
                     height: raw.height,
-                    format: raw.format.map(String::from),
+                    format: raw.format.map(BoundedStr::new).transpose()?,
                     quality: raw.quality,
                     expires,
                     client: raw.client,
-                    tag: raw.tag.map(String::from),
+                    tag: raw.tag.map(BoundedStr::new).transpose()?,
+                    invalid: None,
                 })
             },
         )
@@ -1138,7 +1156,7 @@ mod tests {
             .format("abcdefgh")
             .quality(100)
             .client(IpNetwork::host("2001:db8::1".parse().unwrap()))
-            .tag("t".repeat(MAX_TAG_LEN))
+            .tag(&"t".repeat(MAX_TAG_LEN))
             .expires(at(MAX_UNIX as i64 - 7200));
         let token = signer.sign(&link, at(0)).unwrap();
         assert_eq!(token.len(), MAX_CACHE_TOKEN_CHARS);
@@ -1186,11 +1204,12 @@ mod tests {
                 path: v.link.path,
                 width: v.link.width,
                 height: v.link.height,
-                format: v.link.format,
+                format: v.link.format.map(|f| BoundedStr::new(&f).unwrap()),
                 quality: v.link.quality,
                 expires: None,
                 client: v.link.client.map(|c| c.parse().unwrap()),
-                tag: v.link.tag,
+                tag: v.link.tag.map(|t| BoundedStr::new(&t).unwrap()),
+                invalid: None,
             };
             let mut out = Out {
                 buf: [0u8; MAX_PLAINTEXT],

@@ -238,27 +238,43 @@ impl DeviceToken {
         user::validate_user_name(user)?;
         let issued_at = timeutil::unix(now)?;
         let device_id = DeviceId::generate(rng);
-        let mut buf = [0u8; MAX_PAYLOAD];
-        let n = encode(&mut buf, device_id, user)?;
-        let times = Times {
-            issued_at,
-            expires_at: 0,
-        };
-        let token = envelope::seal(
-            ring,
-            Purpose::Device,
-            times,
-            buf.get(..n).unwrap_or_default(),
-            &[],
-            IvMode::Random(rng),
-        );
-        buf.zeroize();
+        let token = seal_device(ring, device_id, user, issued_at, rng)?;
         let record = DeviceRecord {
             device_id,
             user: user.into(),
             issued_at: timeutil::from_unix(issued_at)?,
         };
-        Ok((token?, record))
+        Ok((token, record))
+    }
+
+    /// Re-seals a verified device token under the ring's **primary** secret, keeping its
+    /// device id, user and issue time, so the registry record stays valid. Use it when
+    /// [`Verified::needs_reissue`] says the token opened with the backup secret: send the
+    /// result as a fresh `Set-Cookie` and the session survives the retirement of the backup.
+    ///
+    /// ```
+    /// use fwtoken::{DeviceToken, KeyRing, Secret};
+    /// use time::macros::datetime;
+    /// let now = datetime!(2026-11-24 10:00:00 UTC);
+    /// let ring = KeyRing::new(Secret::from_text("old site secret, long enough")?);
+    /// let (old, record) = DeviceToken::issue(&ring, "alice", now, &mut fwtoken::os_rng())?;
+    /// let ring = ring.rotate(Secret::from_text("new site secret, long enough")?)?;
+    /// let claims = DeviceToken::verify(&ring, &old)?;
+    /// assert!(claims.needs_reissue());
+    /// let fresh = DeviceToken::reissue(&ring, &claims, &mut fwtoken::os_rng())?;
+    /// let ring = ring.retire_backup();
+    /// let again = DeviceToken::verify(&ring, &fresh)?;
+    /// assert_eq!((again.device_id, again.user.as_str()), (record.device_id, "alice"));
+    /// # Ok::<(), fwtoken::Error>(())
+    /// ```
+    pub fn reissue(
+        ring: &KeyRing,
+        claims: &DeviceClaims,
+        rng: &mut impl CryptoRng,
+    ) -> Result<String> {
+        user::validate_user_name(&claims.user)?;
+        let issued_at = timeutil::unix(claims.issued_at)?;
+        seal_device(ring, claims.device_id, &claims.user, issued_at, rng)
     }
 
     /// Verifies a device token: envelope v1 with purpose `device` (any other purpose is
@@ -297,6 +313,32 @@ impl DeviceToken {
             parse_device(o.issued_at, o.expires_at, o.plaintext)
         })
     }
+}
+
+/// Seals a device payload under the ring's primary secret (no expiry).
+fn seal_device(
+    ring: &KeyRing,
+    device_id: DeviceId,
+    user: &str,
+    issued_at: u64,
+    rng: &mut impl CryptoRng,
+) -> Result<String> {
+    let mut buf = [0u8; MAX_PAYLOAD];
+    let n = encode(&mut buf, device_id, user)?;
+    let times = Times {
+        issued_at,
+        expires_at: 0,
+    };
+    let token = envelope::seal(
+        ring,
+        Purpose::Device,
+        times,
+        buf.get(..n).unwrap_or_default(),
+        &[],
+        IvMode::Random(rng),
+    );
+    buf.zeroize();
+    token
 }
 
 fn encode(buf: &mut [u8; MAX_PAYLOAD], device_id: DeviceId, user: &str) -> Result<usize> {

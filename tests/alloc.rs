@@ -4,6 +4,8 @@
 //!
 //! Opening or verifying any token type performs at most one heap allocation (the owned
 //! result) and none when it fails; sealing performs at most one (the output string).
+//! The one exception is `DeviceToken::issue`, which returns two owned values: the token
+//! (one allocation, the seal) and the `DeviceRecord` for the registry (its copy of the user).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -128,11 +130,11 @@ fn api_device_and_client_bound_within_budget() {
     };
     let (info, n) =
         count(|| ApiToken::issue(&ring, &req, now, &ApiPolicy::new(), &mut rng).unwrap());
-    eprintln!("api issue: {n}");
+    assert_eq!(n, 1, "api issue: the token (expires is inline)");
     let (r, n) =
         count(|| ApiToken::verify(&ring, &info.token, now, std::time::Duration::from_secs(60)));
     assert!(r.is_ok());
-    eprintln!("api verify: {n}");
+    assert_eq!(n, 1, "api verify: the user name (the app name is inline)");
     let (r, n) = count(|| {
         ApiToken::verify(
             &ring,
@@ -145,20 +147,29 @@ fn api_device_and_client_bound_within_budget() {
     assert_eq!(n, 0, "expired api token");
     let ((token, _record), n) =
         count(|| DeviceToken::issue(&ring, "alice", now, &mut rng).unwrap());
-    eprintln!("device issue: {n}");
+    // Two owned values come back: the token and the record with its own copy of the user.
+    assert_eq!(n, 2, "device issue: token + record");
+    let (_, n) = count(|| {
+        DeviceToken::reissue(
+            &ring,
+            &DeviceToken::verify(&ring, &token).unwrap(),
+            &mut rng,
+        )
+    });
+    assert!(n <= 2, "verify (1) + reissue (1)");
     let (r, n) = count(|| DeviceToken::verify(&ring, &token));
     assert!(r.is_ok());
-    eprintln!("device verify: {n}");
+    assert_eq!(n, 1, "device verify: the user name");
     let (r, n) = count(|| DeviceToken::verify(&ring, &info.token));
     assert!(r.is_err());
     assert_eq!(n, 0, "api token as device token");
     let dev = DeviceId::from_bytes([1; 16]);
     let (sealed, n) =
         count(|| ClientBoundId::seal(&ring, &dev, "image-42", now, &mut rng).unwrap());
-    eprintln!("client-bound seal: {n}");
+    assert_eq!(n, 1, "client-bound seal");
     let (r, n) = count(|| ClientBoundId::open(&ring, &dev, &sealed));
     assert!(r.is_ok());
-    eprintln!("client-bound open: {n}");
+    assert_eq!(n, 1, "client-bound open");
     let (r, n) = count(|| ClientBoundId::open(&ring, &DeviceId::from_bytes([2; 16]), &sealed));
     assert!(r.is_err());
     assert_eq!(n, 0);
@@ -177,10 +188,26 @@ fn cache_links_within_budget() {
         .quality(80)
         .tag("t1");
     let (token, n) = count(|| signer.sign(&link, now).unwrap());
-    eprintln!("cache sign: {n}");
+    assert_eq!(n, 1, "cache sign");
     let (r, n) = count(|| signer.open(&token, now, None));
     assert!(r.is_ok());
-    eprintln!("cache open: {n}");
+    assert_eq!(n, 1, "cache open: the path (format and tag are inline)");
+    drop(r);
+    let (r, n) = count(|| {
+        signer.open(
+            &token,
+            now + std::time::Duration::from_secs(1),
+            Some("192.0.2.1".parse().unwrap()),
+        )
+    });
+    assert!(r.is_ok());
+    assert_eq!(n, 1);
+    let mut bad = token.clone().into_bytes();
+    bad[50] ^= 1;
+    let bad = String::from_utf8(bad).unwrap();
+    let (r, n) = count(|| signer.open(&bad, now, None));
+    assert!(r.is_err());
+    assert_eq!(n, 0, "refused cache link");
 }
 
 #[test]
@@ -195,14 +222,22 @@ fn edgecast_and_fernet_within_budget() {
         edge.encrypt("ec_expire=1764004200&ec_url_allow=/a/", &mut rng)
             .unwrap()
     });
-    eprintln!("edge encrypt: {n}");
+    assert_eq!(n, 1, "edge encrypt");
     let (r, n) = count(|| edge.decrypt(&t));
     assert!(r.is_ok());
-    eprintln!("edge decrypt: {n}");
+    assert_eq!(n, 1, "edge decrypt");
+    let other = EdgeKeyRing::new(EdgeKey::new("SomeOtherKey").unwrap());
+    let (r, n) = count(|| other.decrypt(&t));
+    assert!(r.is_err());
+    assert_eq!(n, 0, "refused edge token");
     let fernet = FernetRing::new(FernetKey::generate(&mut rng));
     let (t, n) = count(|| fernet.encrypt(&[7u8; 64], now, &mut rng).unwrap());
-    eprintln!("fernet encrypt: {n}");
+    assert_eq!(n, 1, "fernet encrypt");
     let (r, n) = count(|| fernet.decrypt(&t, now, None));
     assert!(r.is_ok());
-    eprintln!("fernet decrypt: {n}");
+    assert_eq!(n, 1, "fernet decrypt");
+    let later = now + std::time::Duration::from_secs(3600);
+    let (r, n) = count(|| fernet.decrypt(&t, later, Some(std::time::Duration::from_secs(60))));
+    assert!(r.is_err());
+    assert_eq!(n, 0, "expired fernet token");
 }

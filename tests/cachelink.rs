@@ -16,8 +16,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use fwtoken::time::{OffsetDateTime, macros::datetime};
 use fwtoken::{
-    ApiPolicy, ApiToken, ApiTokenRequest, CacheLink, CacheLinkSigner, Error, IpNetwork, KeyRing,
-    KeySlot, MAX_CACHE_TOKEN_CHARS, Secret,
+    ApiPolicy, ApiToken, ApiTokenRequest, BoundedStr, CacheLink, CacheLinkSigner, Error, IpNetwork,
+    KeyRing, KeySlot, MAX_CACHE_TOKEN_CHARS, Secret,
 };
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
@@ -68,69 +68,85 @@ fn equal_links_give_equal_tokens_and_any_change_gives_another() {
     assert_eq!(signer.sign(&base.clone(), now).unwrap(), token);
 
     let variants = [
-        CacheLink {
-            path: format!("{PATH_60}x"),
-            ..base.clone()
+        {
+            let mut l = base.clone();
+            l.path = format!("{PATH_60}x");
+            l
         },
-        CacheLink {
-            width: Some(1601),
-            ..base.clone()
+        {
+            let mut l = base.clone();
+            l.width = Some(1601);
+            l
         },
-        CacheLink {
-            width: None,
-            ..base.clone()
+        {
+            let mut l = base.clone();
+            l.width = None;
+            l
         },
-        CacheLink {
-            height: Some(1199),
-            ..base.clone()
+        {
+            let mut l = base.clone();
+            l.height = Some(1199);
+            l
         },
-        CacheLink {
-            height: None,
-            ..base.clone()
+        {
+            let mut l = base.clone();
+            l.height = None;
+            l
         },
-        CacheLink {
-            format: Some("png".into()),
-            ..base.clone()
+        {
+            let mut l = base.clone();
+            l.format = Some(BoundedStr::new("png").unwrap());
+            l
         },
-        CacheLink {
-            format: None,
-            ..base.clone()
+        {
+            let mut l = base.clone();
+            l.format = None;
+            l
         },
-        CacheLink {
-            quality: Some(86),
-            ..base.clone()
+        {
+            let mut l = base.clone();
+            l.quality = Some(86);
+            l
         },
-        CacheLink {
-            quality: None,
-            ..base.clone()
+        {
+            let mut l = base.clone();
+            l.quality = None;
+            l
         },
-        CacheLink {
-            expires: Some(base.expires.unwrap() + Duration::from_secs(3600)),
-            ..base.clone()
+        {
+            let mut l = base.clone();
+            l.expires = Some(base.expires.unwrap() + Duration::from_secs(3600));
+            l
         },
-        CacheLink {
-            expires: None,
-            ..base.clone()
+        {
+            let mut l = base.clone();
+            l.expires = None;
+            l
         },
-        CacheLink {
-            client: Some("192.0.3.0/24".parse().unwrap()),
-            ..base.clone()
+        {
+            let mut l = base.clone();
+            l.client = Some("192.0.3.0/24".parse().unwrap());
+            l
         },
-        CacheLink {
-            client: Some("192.0.2.0/25".parse().unwrap()),
-            ..base.clone()
+        {
+            let mut l = base.clone();
+            l.client = Some("192.0.2.0/25".parse().unwrap());
+            l
         },
-        CacheLink {
-            client: None,
-            ..base.clone()
+        {
+            let mut l = base.clone();
+            l.client = None;
+            l
         },
-        CacheLink {
-            tag: Some("page-8".into()),
-            ..base.clone()
+        {
+            let mut l = base.clone();
+            l.tag = Some(BoundedStr::new("page-8").unwrap());
+            l
         },
-        CacheLink {
-            tag: None,
-            ..base.clone()
+        {
+            let mut l = base.clone();
+            l.tag = None;
+            l
         },
     ];
     let mut tokens = vec![token.clone()];
@@ -548,25 +564,26 @@ fn arb_link() -> impl Strategy<Value = CacheLink> {
         proptest::option::of((any::<[u8; 4]>(), 0u8..=32)),
         proptest::option::of(".{1,16}"),
     )
-        .prop_map(
-            |(path, width, height, format, quality, ttl, client, tag)| CacheLink {
-                path,
-                width,
-                height,
-                format,
-                quality,
-                expires: ttl.map(|s| datetime!(2026-11-24 10:17:00 UTC) + Duration::from_secs(s)),
-                client: client.map(|(a, len)| {
-                    let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
-                    IpNetwork::new(
-                        IpAddr::from((u32::from_be_bytes(a) & mask).to_be_bytes()),
-                        len,
-                    )
-                    .unwrap()
-                }),
-                tag: tag.filter(|t| t.len() <= 64),
-            },
-        )
+        .prop_map(|(path, width, height, format, quality, ttl, client, tag)| {
+            let mut l = CacheLink::new(path);
+            l.width = width;
+            l.height = height;
+            l.format = format.map(|f: String| BoundedStr::new(&f).unwrap());
+            l.quality = quality;
+            l.expires = ttl.map(|s| datetime!(2026-11-24 10:17:00 UTC) + Duration::from_secs(s));
+            l.client = client.map(|(a, len)| {
+                let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+                IpNetwork::new(
+                    IpAddr::from((u32::from_be_bytes(a) & mask).to_be_bytes()),
+                    len,
+                )
+                .unwrap()
+            });
+            l.tag = tag
+                .filter(|t| t.len() <= 64)
+                .map(|t: String| BoundedStr::new(&t).unwrap());
+            l
+        })
 }
 
 proptest! {
@@ -579,7 +596,8 @@ proptest! {
         let token = signer.sign(&link, now).unwrap();
         prop_assert!(token.len() <= MAX_CACHE_TOKEN_CHARS);
         let opened = signer.open(&token, now, client).unwrap().into_inner();
-        let expected = CacheLink { expires: link.expires.map(|e| signer.round_expiry(e).unwrap()), ..link.clone() };
+        let mut expected = link.clone();
+        expected.expires = link.expires.map(|e| signer.round_expiry(e).unwrap());
         prop_assert_eq!(&opened, &expected);
         // Re-signing the opened link gives the same token.
         prop_assert_eq!(signer.sign(&opened, now).unwrap(), token.clone());
@@ -632,9 +650,10 @@ fn the_typical_link_fits_in_200_characters() {
     let signer = CacheLinkSigner::new(&ring);
     let now = datetime!(2026-11-24 10:17:00 UTC);
     for format in ["jpg", "png", "webp"] {
-        let link = CacheLink {
-            format: Some(format.into()),
-            ..typical(now)
+        let link = {
+            let mut l = typical(now);
+            l.format = Some(BoundedStr::new(format).unwrap());
+            l
         };
         let token = signer.sign(&link, now).unwrap();
         // 19 bytes of fields + 60-byte path = 79-80 bytes of plaintext, one 80-byte
@@ -870,7 +889,7 @@ fn invalid_links_are_not_signed() {
         (ok.clone().quality(0), "quality must be 1 to 100"),
         (ok.clone().quality(101), "quality must be 1 to 100"),
         (ok.clone().tag(""), "tag must be 1 to 64 bytes"),
-        (ok.clone().tag("x".repeat(65)), "tag must be 1 to 64 bytes"),
+        (ok.clone().tag(&"x".repeat(65)), "tag must be 1 to 64 bytes"),
     ];
     for (link, reason) in cases {
         assert_eq!(
@@ -885,7 +904,7 @@ fn invalid_links_are_not_signed() {
         .height(1)
         .format("abcdefgh")
         .quality(100)
-        .tag("x".repeat(64));
+        .tag(&"x".repeat(64));
     let token = signer.sign(&max, now).unwrap();
     assert_eq!(signer.open(&token, now, None).unwrap().into_inner(), max);
 }
@@ -960,16 +979,18 @@ fn known_answer_vectors() {
     assert!(!file.vectors.is_empty());
     for v in &file.vectors {
         let t = |s: i64| OffsetDateTime::from_unix_timestamp(s).unwrap();
-        let link = CacheLink {
-            path: v.link.path.clone(),
-            width: v.link.width,
-            height: v.link.height,
-            format: v.link.format.clone(),
-            quality: v.link.quality,
-            expires: v.link.expires.map(t),
-            client: v.link.client.as_deref().map(|c| c.parse().unwrap()),
-            tag: v.link.tag.clone(),
-        };
+        let mut link = CacheLink::new(v.link.path.clone());
+        link.width = v.link.width;
+        link.height = v.link.height;
+        link.format = v
+            .link
+            .format
+            .as_deref()
+            .map(|f| BoundedStr::new(f).unwrap());
+        link.quality = v.link.quality;
+        link.expires = v.link.expires.map(t);
+        link.client = v.link.client.as_deref().map(|c| c.parse().unwrap());
+        link.tag = v.link.tag.as_deref().map(|t| BoundedStr::new(t).unwrap());
         assert_eq!(signer.sign(&link, now).unwrap(), v.token, "{}", v.link.path);
         assert_eq!(signer.path(&link, now).unwrap(), v.path);
         // The token's length is the envelope's for this plaintext (the plaintext bytes
@@ -983,12 +1004,10 @@ fn known_answer_vectors() {
         let opened = signer.parse_path(&v.path, now, client).unwrap();
         assert_eq!(opened.slot(), KeySlot::Primary);
         let expected_expiry = (v.expires_at != 0).then(|| t(v.expires_at));
-        assert_eq!(
-            opened.into_inner(),
-            CacheLink {
-                expires: expected_expiry,
-                ..link
-            }
-        );
+        assert_eq!(opened.into_inner(), {
+            let mut l = link;
+            l.expires = expected_expiry;
+            l
+        });
     }
 }

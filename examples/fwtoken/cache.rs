@@ -59,9 +59,13 @@ fn sign(args: &[String]) -> CliResult {
     let mut link = CacheLink::new(a.required("path")?);
     link.width = number(&a, "width")?;
     link.height = number(&a, "height")?;
-    link.format = a.value("format")?.map(String::from);
     link.quality = number(&a, "quality")?;
-    link.tag = a.value("tag")?.map(String::from);
+    if let Some(f) = a.value("format")? {
+        link = link.format(f);
+    }
+    if let Some(t) = a.value("tag")? {
+        link = link.tag(t);
+    }
     if let Some(ttl) = a.duration("expires-in")? {
         link = link
             .expires_in(now, ttl)

@@ -423,7 +423,9 @@ fn authenticate(
         let claims = claims.into_inner();
         return Ok(Caller::User {
             name: claims.user,
-            via: Via::ApiToken { app: claims.app },
+            via: Via::ApiToken {
+                app: claims.app.to_string(),
+            },
         });
     }
 

@@ -413,7 +413,7 @@ fn link_from(data: &[u8]) -> Option<CacheLink> {
         link = link.client(net);
     }
     if let Some(t) = tag {
-        link = link.tag(String::from_utf8_lossy(t).into_owned());
+        link = link.tag(&String::from_utf8_lossy(t));
     }
     Some(link)
 }
@@ -540,7 +540,6 @@ pub fn fernet_decrypt(data: &[u8]) {
     });
 }
 
-/// Every target by name, for the test runner.
 /// A target's name and body.
 pub type Target = (&'static str, fn(&[u8]));
 
