@@ -35,8 +35,9 @@ use crate::user::{self, MAX_USER_LEN};
 /// The name of the session cookie that carries a device token.
 pub const SESSION_COOKIE_NAME: &str = "FWSession";
 
-/// Longest id a [`ClientBoundId`] seals, in bytes.
-pub const MAX_CLIENT_ID_LEN: usize = 1024;
+/// Longest id a [`ClientBoundId`] seals, in bytes: what fits in the envelope's largest
+/// token (4096 characters) after the payload's version byte.
+pub const MAX_CLIENT_ID_LEN: usize = envelope::MAX_PLAINTEXT - 1;
 
 /// Version byte of both plaintext layouts.
 const PAYLOAD_VERSION: u8 = 0x01;

@@ -16,7 +16,6 @@ use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit};
 use hmac::Mac as _;
 use rand_core::CryptoRng;
 use subtle::ConstantTimeEq;
-use zeroize::Zeroize as _;
 
 use crate::b64;
 use crate::error::{Error, Result};
@@ -29,8 +28,6 @@ pub(crate) const VERSION: u8 = 0x01;
 pub(crate) const MAX_TOKEN_CHARS: usize = 4096;
 /// The decoded size of the longest token.
 pub(crate) const MAX_RAW: usize = MAX_TOKEN_CHARS / 4 * 3;
-/// The stack buffer used for tokens of up to 512 characters (nearly all of them).
-const SMALL_RAW: usize = 384;
 /// version, purpose, key id, issued_at, expires_at.
 pub(crate) const HEADER_LEN: usize = 1 + 1 + 4 + 8 + 8;
 const IV_LEN: usize = 16;
@@ -80,32 +77,14 @@ pub(crate) fn seal<R: CryptoRng>(
         return Err(Error::InvalidTime("timestamp out of range"));
     }
     let ct_len = (plaintext.len() / BLOCK + 1) * BLOCK;
-    if OVERHEAD + ct_len <= SMALL_RAW {
-        seal_in(
-            &mut [0u8; SMALL_RAW],
-            ring,
-            purpose,
-            times,
-            plaintext,
-            context,
-            iv_mode,
-        )
-    } else {
-        seal_in(
-            &mut [0u8; MAX_RAW],
-            ring,
-            purpose,
-            times,
-            plaintext,
-            context,
-            iv_mode,
-        )
-    }
+    b64::with_stack_buf::<MAX_RAW, _>(OVERHEAD + ct_len, |buf| {
+        seal_in(buf, ring, purpose, times, plaintext, context, iv_mode)
+    })
 }
 
 /// Seals into `buf` (a stack buffer sized for the token), then encodes: one allocation.
-fn seal_in<const N: usize, R: CryptoRng>(
-    buf: &mut [u8; N],
+fn seal_in<R: CryptoRng>(
+    buf: &mut [u8],
     ring: &KeyRing,
     purpose: Purpose,
     times: Times,
@@ -147,11 +126,10 @@ fn seal_in<const N: usize, R: CryptoRng>(
     if let Some(t) = tag_out.get_mut(..TAG_LEN) {
         t.copy_from_slice(&tag);
     }
-    let out = b64::encode(&b64::URL_NOPAD, buf.get(..total).unwrap_or_default());
-    if let Some(used) = buf.get_mut(HEADER_LEN..total) {
-        used.zeroize();
-    }
-    Ok(out)
+    Ok(b64::encode(
+        b64::Dialect::UrlUnpadded,
+        buf.get(..total).unwrap_or_default(),
+    ))
 }
 
 /// Opens a token made for `purpose`, in the documented order: length cap, strict
@@ -172,57 +150,9 @@ pub(crate) fn open<T>(
             max: MAX_TOKEN_CHARS,
         });
     }
-    // Most tokens are short: decode them into a small stack buffer.
-    if token.len() <= SMALL_RAW / 3 * 4 {
-        open_in(
-            &mut [0u8; SMALL_RAW],
-            ring,
-            purpose,
-            token,
-            now,
-            leeway,
-            context,
-            parse,
-        )
-    } else {
-        open_in(
-            &mut [0u8; MAX_RAW],
-            ring,
-            purpose,
-            token,
-            now,
-            leeway,
-            context,
-            parse,
-        )
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn open_in<const N: usize, T>(
-    buf: &mut [u8; N],
-    ring: &KeyRing,
-    purpose: Purpose,
-    token: &str,
-    now: u64,
-    leeway: u64,
-    context: &[u8],
-    parse: impl FnOnce(&Opened<'_>) -> Result<T>,
-) -> Result<Verified<T>> {
-    let n = b64::decode_into(&b64::URL_NOPAD, token.as_bytes(), buf)?;
-    let result = open_raw(
-        buf.get_mut(..n).unwrap_or_default(),
-        ring,
-        purpose,
-        now,
-        leeway,
-        context,
-        parse,
-    );
-    if let Some(used) = buf.get_mut(HEADER_LEN..n) {
-        used.zeroize();
-    }
-    result
+    b64::with_decoded::<MAX_RAW, _>(b64::Dialect::UrlUnpadded, token.as_bytes(), |raw| {
+        open_raw(raw, ring, purpose, now, leeway, context, parse)
+    })
 }
 
 fn open_raw<T>(
@@ -595,7 +525,7 @@ mod tests {
             .unwrap();
         let t = tag(keys, &raw[..22 + 16 + 16], b"");
         raw[22 + 16 + 16..].copy_from_slice(&t);
-        let token = b64::encode(&b64::URL_NOPAD, &raw);
+        let token = b64::encode(b64::Dialect::UrlUnpadded, &raw);
         for now in [0, 1, u64::MAX] {
             let err =
                 open(&ring, Purpose::Api, &token, now, u64::MAX, b"", |_| Ok(())).unwrap_err();

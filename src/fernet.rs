@@ -90,7 +90,7 @@ impl FernetKey {
             return Err(BAD);
         }
         let mut buf = Zeroizing::new([0u8; KEY_TEXT_LEN / 4 * 3]);
-        let n = b64::decode_into(&b64::URL_PAD, text.as_bytes(), buf.as_mut_slice())
+        let n = b64::decode_into(b64::Dialect::UrlPadded, text.as_bytes(), buf.as_mut_slice())
             .map_err(|_| BAD)?;
         let raw: [u8; 32] = buf.get(..n).and_then(|b| b.try_into().ok()).ok_or(BAD)?;
         Ok(Self::from_bytes(raw))
@@ -123,7 +123,7 @@ impl FernetKey {
     /// The key text (44 characters of padded base64url). Named explicitly so every use is
     /// easy to find in review.
     pub fn expose_base64(&self) -> String {
-        b64::encode(&b64::URL_PAD, self.raw.as_slice())
+        b64::encode(b64::Dialect::UrlPadded, self.raw.as_slice())
     }
 
     /// A short, stable, non-secret identifier: the first 4 bytes of
@@ -350,60 +350,57 @@ impl FernetRing {
                 max: MAX_FERNET_TOKEN_CHARS,
             });
         }
-        let mut buf = [0u8; MAX_RAW];
-        let n = b64::decode_into(&b64::URL_PAD, token.as_bytes(), &mut buf)?;
-        let raw = buf.get_mut(..n).ok_or(Error::Malformed("invalid base64"))?;
-        if raw.len() < OVERHEAD + BLOCK || !(raw.len() - OVERHEAD).is_multiple_of(BLOCK) {
-            return Err(Error::Malformed("wrong length"));
-        }
-        let (signed, tag_in) = raw.split_at_mut(raw.len() - TAG_LEN);
-        let tag_in: &[u8; TAG_LEN] = (&*tag_in)
-            .try_into()
-            .map_err(|_| Error::Malformed("wrong length"))?;
-        let (header, ct) = signed.split_at_mut(HEADER_LEN);
-        let [version, t0, t1, t2, t3, t4, t5, t6, t7, iv @ ..]: [u8; HEADER_LEN] = (&*header)
-            .try_into()
-            .map_err(|_| Error::Malformed("wrong length"))?;
-        if version != VERSION {
-            return Err(Error::Malformed("unsupported version"));
-        }
-        let (slot, key) = self
-            .slots()
-            .find(|(_, key)| {
-                let mut mac = key.mac.clone();
-                mac.update(&[version, t0, t1, t2, t3, t4, t5, t6, t7]);
-                mac.update(&iv);
-                mac.update(ct);
-                let expected: [u8; TAG_LEN] = mac.finalize().into_bytes().into();
-                bool::from(expected.ct_eq(tag_in))
-            })
-            .ok_or(Error::InvalidSignature)?;
-        let ts = u64::from_be_bytes([t0, t1, t2, t3, t4, t5, t6, t7]);
-        if ts > MAX_UNIX {
-            return Err(Error::InvalidTime("timestamp out of range"));
-        }
-        if let Some((now, ttl)) = window {
-            // An end past u64::MAX is beyond every `now`: the token has not expired.
-            if let Some(end) = ts.checked_add(ttl)
-                && end < now
-            {
-                return Err(Error::Expired {
-                    expired_at: timeutil::from_unix(end)?,
-                });
+        b64::with_decoded::<MAX_RAW, _>(b64::Dialect::UrlPadded, token.as_bytes(), |raw| {
+            if raw.len() < OVERHEAD + BLOCK || !(raw.len() - OVERHEAD).is_multiple_of(BLOCK) {
+                return Err(Error::Malformed("wrong length"));
             }
-            if now.saturating_add(self.skew.as_secs()) < ts {
-                return Err(Error::NotYetValid {
-                    not_before: timeutil::from_unix(ts)?,
-                });
+            let (signed, tag_in) = raw.split_at_mut(raw.len() - TAG_LEN);
+            let tag_in: &[u8; TAG_LEN] = (&*tag_in)
+                .try_into()
+                .map_err(|_| Error::Malformed("wrong length"))?;
+            let (header, ct) = signed.split_at_mut(HEADER_LEN);
+            let [version, t0, t1, t2, t3, t4, t5, t6, t7, iv @ ..]: [u8; HEADER_LEN] = (&*header)
+                .try_into()
+                .map_err(|_| Error::Malformed("wrong length"))?;
+            if version != VERSION {
+                return Err(Error::Malformed("unsupported version"));
             }
-        }
-        let pt = cbc::Decryptor::<Aes128>::inner_iv_init(key.aes.clone(), &iv.into())
-            .decrypt_padded::<Pkcs7>(ct)
-            // The HMAC verified, so bad padding means a faulty encrypter: still one opaque error.
-            .map_err(|_| Error::InvalidSignature)?;
-        let result = parse(ts, pt);
-        buf.zeroize();
-        result.map(|v| Verified::new(v, slot))
+            let (slot, key) = self
+                .slots()
+                .find(|(_, key)| {
+                    let mut mac = key.mac.clone();
+                    mac.update(&[version, t0, t1, t2, t3, t4, t5, t6, t7]);
+                    mac.update(&iv);
+                    mac.update(ct);
+                    let expected: [u8; TAG_LEN] = mac.finalize().into_bytes().into();
+                    bool::from(expected.ct_eq(tag_in))
+                })
+                .ok_or(Error::InvalidSignature)?;
+            let ts = u64::from_be_bytes([t0, t1, t2, t3, t4, t5, t6, t7]);
+            if ts > MAX_UNIX {
+                return Err(Error::InvalidTime("timestamp out of range"));
+            }
+            if let Some((now, ttl)) = window {
+                // An end past u64::MAX is beyond every `now`: the token has not expired.
+                if let Some(end) = ts.checked_add(ttl)
+                    && end < now
+                {
+                    return Err(Error::Expired {
+                        expired_at: timeutil::from_unix(end)?,
+                    });
+                }
+                if now.saturating_add(self.skew.as_secs()) < ts {
+                    return Err(Error::NotYetValid {
+                        not_before: timeutil::from_unix(ts)?,
+                    });
+                }
+            }
+            let pt = cbc::Decryptor::<Aes128>::inner_iv_init(key.aes.clone(), &iv.into())
+                .decrypt_padded::<Pkcs7>(ct)
+                // The HMAC verified, so bad padding means a faulty encrypter: still one opaque error.
+                .map_err(|_| Error::InvalidSignature)?;
+            parse(ts, pt).map(|v| Verified::new(v, slot))
+        })
     }
 }
 
@@ -432,12 +429,23 @@ fn seal(key: &FernetKey, ts: u64, iv: [u8; IV_LEN], plaintext: &[u8]) -> Result<
 
 /// [`seal`] without the timestamp range check (tests forge hostile timestamps with it).
 fn seal_unchecked(key: &FernetKey, ts: u64, iv: [u8; IV_LEN], plaintext: &[u8]) -> Result<String> {
+    let ct_len = (plaintext.len() / BLOCK + 1) * BLOCK;
+    let total = OVERHEAD + ct_len;
+    b64::with_stack_buf::<MAX_RAW, _>(total, |buf| seal_in(buf, key, ts, iv, plaintext, ct_len))
+}
+
+fn seal_in(
+    buf: &mut [u8],
+    key: &FernetKey,
+    ts: u64,
+    iv: [u8; IV_LEN],
+    plaintext: &[u8],
+    ct_len: usize,
+) -> Result<String> {
     const TOO_LONG: Error = Error::TooLong {
         max: MAX_FERNET_PLAINTEXT,
     };
-    let ct_len = (plaintext.len() / BLOCK + 1) * BLOCK;
     let total = OVERHEAD + ct_len;
-    let mut buf = [0u8; MAX_RAW];
     {
         let (header, rest) = buf.split_at_mut(HEADER_LEN);
         let (version, rest_h) = header.split_at_mut(1);
@@ -458,9 +466,10 @@ fn seal_unchecked(key: &FernetKey, ts: u64, iv: [u8; IV_LEN], plaintext: &[u8]) 
     rest.get_mut(..TAG_LEN)
         .ok_or(TOO_LONG)?
         .copy_from_slice(&tag);
-    let out = b64::encode(&b64::URL_PAD, buf.get(..total).unwrap_or_default());
-    buf.zeroize();
-    Ok(out)
+    Ok(b64::encode(
+        b64::Dialect::UrlPadded,
+        buf.get(..total).unwrap_or_default(),
+    ))
 }
 
 #[cfg(test)]

@@ -202,9 +202,17 @@ impl LoginToken {
             });
         }
         let now = timeutil::unix(now)?;
-        let mut buf = [0u8; MAX_T];
-        let n = b64::decode_into(&b64::STD_PAD, token.as_bytes(), &mut buf)?;
-        let t = buf.get(..n).ok_or(Error::Malformed("invalid base64"))?;
+        b64::with_decoded::<MAX_T, _>(b64::Dialect::StdPadded, token.as_bytes(), |t| {
+            Self::verify_fotoweb_text(ring, t, now, policy)
+        })
+    }
+
+    fn verify_fotoweb_text(
+        ring: &KeyRing,
+        t: &[u8],
+        now: u64,
+        policy: &LoginPolicy,
+    ) -> Result<Verified<LoginClaims>> {
         let parsed = parse_fotoweb(t)?;
         let slot = fotoweb_mac_slot(ring, parsed.message, &parsed.mac)?;
         let not_before = timeutil::unix(parsed.start)?;
@@ -334,10 +342,10 @@ impl LoginTokenBuilder {
             .map_err(|_| Error::InvalidUserName("longer than 255 bytes"))?;
         let digest = fotoweb_mac(t.as_bytes(), ring.primary().bytes());
         let mut mac = [0u8; 24];
-        b64::encode_into(&b64::STD_PAD, &digest, &mut mac);
+        b64::encode_into(b64::Dialect::StdPadded, &digest, &mut mac);
         let mac = core::str::from_utf8(&mac).map_err(|_| Error::Malformed("mac"))?;
         write!(t, "m={mac};").map_err(|_| Error::InvalidUserName("longer than 255 bytes"))?;
-        Ok(b64::encode(&b64::STD_PAD, t.as_bytes()))
+        Ok(b64::encode(b64::Dialect::StdPadded, t.as_bytes()))
     }
 
     /// The sealed variant (envelope v1, purpose `login`), under the ring's primary secret.
@@ -425,7 +433,7 @@ fn parse_fotoweb(t: &[u8]) -> Result<ParsedFotoWeb<'_>> {
         .ok_or(BAD)?;
     let mut mac = [0u8; 16];
     let mut mac_buf = [0u8; 18];
-    let n = b64::decode_into(&b64::STD_PAD, mac_text, &mut mac_buf).map_err(|_| BAD)?;
+    let n = b64::decode_into(b64::Dialect::StdPadded, mac_text, &mut mac_buf).map_err(|_| BAD)?;
     if n != 16 || mac_text.len() != 24 {
         return Err(BAD);
     }

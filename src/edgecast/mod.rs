@@ -255,8 +255,10 @@ impl EdgeKeyRing {
                 max: MAX_EDGE_PLAINTEXT,
             })?
             .copy_from_slice(&tag);
-        let out = b64::encode(&b64::URL_NOPAD, buf.get(..total).unwrap_or_default());
-        buf.zeroize();
+        let out = b64::encode(b64::Dialect::UrlUnpadded, buf.get(..total).unwrap_or_default());
+        if let Some(used) = buf.get_mut(..total) {
+            used.zeroize();
+        }
         Ok(out)
     }
 
@@ -288,9 +290,15 @@ impl EdgeKeyRing {
     }
 
     fn open<T>(&self, token: &str, parse: impl FnOnce(&str) -> Result<T>) -> Result<Verified<T>> {
-        let mut buf = [0u8; MAX_RAW];
-        let n = decode(token, &mut buf)?;
-        let raw = buf.get_mut(..n).ok_or(Error::Malformed("invalid base64"))?;
+        let dialect = dialect(token)?;
+        b64::with_decoded::<MAX_RAW, _>(dialect, token.as_bytes(), |raw| self.open_raw(raw, parse))
+    }
+
+    fn open_raw<T>(
+        &self,
+        raw: &mut [u8],
+        parse: impl FnOnce(&str) -> Result<T>,
+    ) -> Result<Verified<T>> {
         if raw.len() <= NONCE_LEN + TAG_LEN {
             return Err(Error::Malformed("too short"));
         }
@@ -314,11 +322,10 @@ impl EdgeKeyRing {
             })
             .map(|(slot, _)| slot)
             .ok_or(Error::InvalidSignature)?;
-        let result = core::str::from_utf8(body)
+        core::str::from_utf8(body)
             .map_err(|_| Error::Malformed("plaintext is not UTF-8"))
-            .and_then(parse);
-        buf.zeroize();
-        result.map(|v| Verified::new(v, slot))
+            .and_then(parse)
+            .map(|v| Verified::new(v, slot))
     }
 }
 
@@ -331,9 +338,9 @@ impl fmt::Debug for EdgeKeyRing {
     }
 }
 
-/// Picks the one dialect the token can be in and decodes it strictly: the alphabet from
+/// Picks the one dialect the token can be in (after the length cap): the alphabet from
 /// its characters (both alphabets at once is refused), the padding from its last one.
-fn decode(token: &str, out: &mut [u8; MAX_RAW]) -> Result<usize> {
+fn dialect(token: &str) -> Result<b64::Dialect> {
     if token.len() > MAX_EDGE_TOKEN_CHARS {
         return Err(Error::TooLong {
             max: MAX_EDGE_TOKEN_CHARS,
@@ -343,12 +350,11 @@ fn decode(token: &str, out: &mut [u8; MAX_RAW]) -> Result<usize> {
     let url = bytes.iter().any(|b| matches!(b, b'-' | b'_'));
     let std = bytes.iter().any(|b| matches!(b, b'+' | b'/'));
     let padded = bytes.last() == Some(&b'=');
-    let engine = match (url, std, padded) {
-        (true, true, _) => return Err(Error::Malformed("mixed base64 alphabets")),
-        (false, true, false) => &b64::STD_NOPAD,
-        (false, true, true) => &b64::STD_PAD,
-        (_, false, false) => &b64::URL_NOPAD,
-        (_, false, true) => &b64::URL_PAD,
-    };
-    b64::decode_into(engine, bytes, out)
+    match (url, std, padded) {
+        (true, true, _) => Err(Error::Malformed("mixed base64 alphabets")),
+        (false, true, false) => Ok(b64::Dialect::StdUnpadded),
+        (false, true, true) => Ok(b64::Dialect::StdPadded),
+        (_, false, false) => Ok(b64::Dialect::UrlUnpadded),
+        (_, false, true) => Ok(b64::Dialect::UrlPadded),
+    }
 }
