@@ -67,10 +67,12 @@ fn sealed_id(len: usize) -> String {
 
 const DEVICE: DeviceId = DeviceId::from_bytes([7; 16]);
 
-/// The floor for `sealed_open_64B`: the bare primitives with all set-up done once.
+/// The floor for `sealed_open_64B`: the bare primitives with all set-up done once
+/// (base64's run-time selected SIMD engine, as fwtoken uses with `std`).
 struct SealedFloor {
     mac: Hmac<Sha256>,
     aes: aes::Aes256,
+    b64: base64::engine::Simd,
 }
 
 impl SealedFloor {
@@ -81,6 +83,7 @@ impl SealedFloor {
         Self {
             mac: <Hmac<Sha256> as KeyInit>::new_from_slice(&okm[32..64]).unwrap(),
             aes: aes::Aes256::new_from_slice(&okm[..32]).unwrap(),
+            b64: base64::engine::Simd::url_safe(base64::engine::general_purpose::NO_PAD),
         }
     }
 
@@ -88,9 +91,7 @@ impl SealedFloor {
     /// CBC-decrypt in place.
     fn open(&self, token: &str, context: &[u8]) -> usize {
         let mut buf = [0u8; 384];
-        let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode_slice(token, &mut buf)
-            .unwrap();
+        let n = self.b64.decode_slice(token, &mut buf).unwrap();
         let (signed, tag) = buf[..n].split_at_mut(n - 32);
         let mut m = self.mac.clone();
         m.update(signed);
@@ -100,7 +101,7 @@ impl SealedFloor {
         assert!(bool::from(t.ct_eq(&*tag)));
         let (iv, ct) = signed[22..].split_at_mut(16);
         let iv: [u8; 16] = (&*iv).try_into().unwrap();
-        cbc::Decryptor::<aes::Aes256>::inner_iv_init(self.aes.clone(), &iv.into())
+        cbc::Decryptor::<&aes::Aes256>::inner_iv_init(&self.aes, &iv.into())
             .decrypt_padded::<Pkcs7>(ct)
             .unwrap()
             .len()
@@ -111,6 +112,7 @@ impl SealedFloor {
 struct FernetFloor {
     mac: Hmac<Sha256>,
     aes: aes::Aes128,
+    b64: base64::engine::Simd,
 }
 
 impl FernetFloor {
@@ -121,14 +123,13 @@ impl FernetFloor {
         Self {
             mac: <Hmac<Sha256> as KeyInit>::new_from_slice(&key[..16]).unwrap(),
             aes: aes::Aes128::new_from_slice(&key[16..]).unwrap(),
+            b64: base64::engine::Simd::url_safe(base64::engine::general_purpose::PAD),
         }
     }
 
     fn open(&self, token: &str) -> usize {
         let mut buf = [0u8; 384];
-        let n = base64::engine::general_purpose::URL_SAFE
-            .decode_slice(token, &mut buf)
-            .unwrap();
+        let n = self.b64.decode_slice(token, &mut buf).unwrap();
         let (signed, tag) = buf[..n].split_at_mut(n - 32);
         let mut m = self.mac.clone();
         m.update(signed);
@@ -136,7 +137,7 @@ impl FernetFloor {
         assert!(bool::from(t.ct_eq(&*tag)));
         let (iv, ct) = signed[9..].split_at_mut(16);
         let iv: [u8; 16] = (&*iv).try_into().unwrap();
-        cbc::Decryptor::<aes::Aes128>::inner_iv_init(self.aes.clone(), &iv.into())
+        cbc::Decryptor::<&aes::Aes128>::inner_iv_init(&self.aes, &iv.into())
             .decrypt_padded::<Pkcs7>(ct)
             .unwrap()
             .len()

@@ -9,7 +9,6 @@ use alloc::string::String;
 use base64::Engine as _;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, general_purpose};
-use zeroize::Zeroize as _;
 
 use crate::error::{Error, Result};
 
@@ -112,8 +111,8 @@ pub(crate) fn decode_into(d: Dialect, input: &[u8], out: &mut [u8]) -> Result<us
 }
 
 /// Decodes `input` into a stack buffer sized for it (see [`with_stack_buf`]; the caller
-/// has already capped the input so that `MAX` bytes suffice), runs `f` on the decoded
-/// bytes, then zeroizes them.
+/// has already capped the input so that `MAX` bytes suffice) and runs `f` on the decoded
+/// bytes.
 pub(crate) fn with_decoded<const MAX: usize, T>(
     d: Dialect,
     input: &[u8],
@@ -130,27 +129,14 @@ pub(crate) fn with_decoded<const MAX: usize, T>(
 const SMALL: usize = 384;
 
 /// Runs `f` with a zeroed stack buffer of at least `len` bytes: `SMALL` bytes when that
-/// suffices, `MAX` otherwise (zeroing and wiping a few kilobytes per call would cost more
-/// than the cryptography). Afterwards the first `len` bytes, the ones `f` may have used,
-/// are zeroized.
-pub(crate) fn with_stack_buf<const MAX: usize, T>(
-    len: usize,
-    f: impl FnOnce(&mut [u8]) -> Result<T>,
-) -> Result<T> {
-    fn run<const N: usize, T>(len: usize, f: impl FnOnce(&mut [u8]) -> Result<T>) -> Result<T> {
-        let mut buf = [0u8; N];
-        let result = f(&mut buf);
-        let used = len.min(N);
-        if let Some(used) = buf.get_mut(..used) {
-            used.zeroize();
-        }
-        result
-    }
-    if len <= SMALL {
-        run::<SMALL, T>(len, f)
-    } else {
-        run::<MAX, T>(len, f)
-    }
+/// suffices, `MAX` otherwise (zeroing a few kilobytes per call would cost more than the
+/// cryptography).
+///
+/// The buffer is not wiped afterwards: it holds a token's bytes, its header, ciphertext
+/// and tag (public) and, after opening, the plaintext that is handed to the caller as an
+/// ordinary owned value anyway. Keys, which are secret, live in zeroize-on-drop types.
+pub(crate) fn with_stack_buf<const MAX: usize, T>(len: usize, f: impl FnOnce(&mut [u8]) -> Result<T>) -> Result<T> {
+    if len <= SMALL { f(&mut [0u8; SMALL]) } else { f(&mut [0u8; MAX]) }
 }
 
 /// Encodes `input` into a new string of exactly the right capacity.

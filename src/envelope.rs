@@ -117,7 +117,7 @@ fn seal_in<R: CryptoRng>(
             .get_mut(..plaintext.len())
             .ok_or(Error::TooLong { max: MAX_PLAINTEXT })?;
         pt_dst.copy_from_slice(plaintext);
-        cbc::Encryptor::<Aes256>::inner_iv_init(keys.aes.clone(), &iv.into())
+        cbc::Encryptor::<&Aes256>::inner_iv_init(&keys.aes, &iv.into())
             .encrypt_padded::<Pkcs7>(ct_out, plaintext.len())
             .map_err(|_| Error::TooLong { max: MAX_PLAINTEXT })?;
     }
@@ -194,7 +194,7 @@ fn open_raw<T>(
         .try_into()
         .map_err(|_| Error::Malformed("wrong length"))?;
     let keys = key.purpose(purpose);
-    let pt = cbc::Decryptor::<Aes256>::inner_iv_init(keys.aes.clone(), &iv.into())
+    let pt = cbc::Decryptor::<&Aes256>::inner_iv_init(&keys.aes, &iv.into())
         .decrypt_padded::<Pkcs7>(ct)
         // The tag verified, so bad padding means a faulty sealer: still one opaque error.
         .map_err(|_| Error::InvalidSignature)?;
@@ -520,7 +520,7 @@ mod tests {
         let keys = ring.primary_key().purpose(Purpose::Api);
         let iv = [0u8; 16];
         let (_, rest) = raw.split_at_mut(22 + 16);
-        cbc::Encryptor::<Aes256>::inner_iv_init(keys.aes.clone(), &iv.into())
+        cbc::Encryptor::<&Aes256>::inner_iv_init(&keys.aes, &iv.into())
             .encrypt_padded::<Pkcs7>(&mut rest[..16], 1)
             .unwrap();
         let t = tag(keys, &raw[..22 + 16 + 16], b"");

@@ -358,24 +358,18 @@ impl FernetRing {
             let tag_in: &[u8; TAG_LEN] = (&*tag_in)
                 .try_into()
                 .map_err(|_| Error::Malformed("wrong length"))?;
-            let (header, ct) = signed.split_at_mut(HEADER_LEN);
-            let [version, t0, t1, t2, t3, t4, t5, t6, t7, iv @ ..]: [u8; HEADER_LEN] = (&*header)
-                .try_into()
-                .map_err(|_| Error::Malformed("wrong length"))?;
+            let [version, t0, t1, t2, t3, t4, t5, t6, t7, iv @ ..]: [u8; HEADER_LEN] = signed
+                .get(..HEADER_LEN)
+                .and_then(|h| h.try_into().ok())
+                .ok_or(Error::Malformed("wrong length"))?;
             if version != VERSION {
                 return Err(Error::Malformed("unsupported version"));
             }
             let (slot, key) = self
                 .slots()
-                .find(|(_, key)| {
-                    let mut mac = key.mac.clone();
-                    mac.update(&[version, t0, t1, t2, t3, t4, t5, t6, t7]);
-                    mac.update(&iv);
-                    mac.update(ct);
-                    let expected: [u8; TAG_LEN] = mac.finalize().into_bytes().into();
-                    bool::from(expected.ct_eq(tag_in))
-                })
+                .find(|(_, key)| bool::from(key.tag(signed).ct_eq(tag_in)))
                 .ok_or(Error::InvalidSignature)?;
+            let ct = signed.get_mut(HEADER_LEN..).ok_or(Error::Malformed("wrong length"))?;
             let ts = u64::from_be_bytes([t0, t1, t2, t3, t4, t5, t6, t7]);
             if ts > MAX_UNIX {
                 return Err(Error::InvalidTime("timestamp out of range"));
@@ -395,7 +389,7 @@ impl FernetRing {
                     });
                 }
             }
-            let pt = cbc::Decryptor::<Aes128>::inner_iv_init(key.aes.clone(), &iv.into())
+            let pt = cbc::Decryptor::<&Aes128>::inner_iv_init(&key.aes, &iv.into())
                 .decrypt_padded::<Pkcs7>(ct)
                 // The HMAC verified, so bad padding means a faulty encrypter: still one opaque error.
                 .map_err(|_| Error::InvalidSignature)?;
@@ -457,7 +451,7 @@ fn seal_in(
         ct.get_mut(..plaintext.len())
             .ok_or(TOO_LONG)?
             .copy_from_slice(plaintext);
-        cbc::Encryptor::<Aes128>::inner_iv_init(key.aes.clone(), &iv.into())
+        cbc::Encryptor::<&Aes128>::inner_iv_init(&key.aes, &iv.into())
             .encrypt_padded::<Pkcs7>(ct, plaintext.len())
             .map_err(|_| TOO_LONG)?;
     }

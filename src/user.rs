@@ -15,17 +15,23 @@ pub fn validate_user_name(user: &str) -> Result<()> {
     if user.len() > MAX_USER_LEN {
         return Err(Error::InvalidUserName("longer than 255 bytes"));
     }
-    if user.contains([';', '=']) {
-        return Err(Error::InvalidUserName("contains ';' or '='"));
-    }
-    if user.chars().any(char::is_control) {
-        return Err(Error::InvalidUserName("contains a control character"));
+    // One pass: `;` and `=` would inject fields; control characters have no place in a name.
+    for c in user.chars() {
+        if c == ';' || c == '=' {
+            return Err(Error::InvalidUserName("contains ';' or '='"));
+        }
+        if c.is_control() {
+            return Err(Error::InvalidUserName("contains a control character"));
+        }
     }
     Ok(())
 }
 
 /// Case-insensitive (Unicode lower case) comparison, without allocating.
 pub(crate) fn eq_ignore_case(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
     a.chars()
         .flat_map(char::to_lowercase)
         .eq(b.chars().flat_map(char::to_lowercase))
