@@ -107,4 +107,18 @@ fn fotoweb_mac(runner: &mut CtRunner, rng: &mut BenchRng) {
     });
 }
 
-ctbench_main!(envelope_tag, fotoweb_mac);
+/// The full API key (`FWAPIToken`): presented keys that differ from the real one in their
+/// first or their last byte (same length).
+fn api_key(runner: &mut CtRunner, rng: &mut BenchRng) {
+    let text = "the site's full API key from its admin page, 0123456789";
+    let key = fwtoken::ApiKey::from_text(text).unwrap();
+    let flip = |i: usize| {
+        let mut b = text.as_bytes().to_vec();
+        b[i] ^= 0x01;
+        String::from_utf8(b).unwrap()
+    };
+    let (first, last) = (flip(0), flip(text.len() - 1));
+    run(runner, rng, &first, &last, |t| key.verify_header(t));
+}
+
+ctbench_main!(envelope_tag, fotoweb_mac, api_key);

@@ -64,15 +64,18 @@ const MAX_PAYLOAD: usize = 1 + 1 + MAX_USER_LEN + 1 + MAX_APP_NAME_LEN;
 /// assert!(!key.verify_header("the site's full API key"));
 /// # Ok::<(), fwtoken::Error>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ApiKey {
     secret: Secret,
+    /// SHA-256 of the key, computed once (zeroized on drop).
+    digest: zeroize::Zeroizing<[u8; 32]>,
 }
 
 impl ApiKey {
     /// Wraps a secret as the site's full API key.
     pub fn new(secret: Secret) -> Self {
-        Self { secret }
+        let digest = zeroize::Zeroizing::new(Sha256::digest(secret.bytes()).into());
+        Self { secret, digest }
     }
 
     /// The key from its text, with the rules of [`Secret::from_text`].
@@ -93,13 +96,20 @@ impl ApiKey {
     /// length nor the length of a matching prefix leaks through timing.
     pub fn verify_header(&self, presented: &str) -> bool {
         let mut a: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        let mut b: [u8; 32] = Sha256::digest(self.secret.bytes()).into();
-        let eq = bool::from(a.ct_eq(&b));
+        let eq = bool::from(a.ct_eq(&*self.digest));
         a.zeroize();
-        b.zeroize();
         eq
     }
 }
+
+impl PartialEq for ApiKey {
+    /// Constant time (compares the secrets, see [`Secret`]'s `PartialEq`).
+    fn eq(&self, other: &Self) -> bool {
+        self.secret == other.secret
+    }
+}
+
+impl Eq for ApiKey {}
 
 impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
