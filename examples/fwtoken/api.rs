@@ -51,7 +51,7 @@ fn issue(args: &[String]) -> CliResult {
         policy = policy.max_duration(max);
     }
     let info = ApiToken::issue(&ring, &request, now, &policy, &mut fwtoken::os_rng())?;
-    println!("{}", json!({"token": info.token, "expires": info.expires}));
+    println!("{}", json!({"token": info.token, "expires": info.expires.as_str()}));
     Ok(())
 }
 
@@ -65,7 +65,7 @@ fn verify(args: &[String]) -> CliResult {
     let v = ApiToken::verify(&ring, token, now, leeway)?;
     let out = json!({
         "user": v.user,
-        "app": v.app,
+        "app": v.app.as_str(),
         "issued_at": rfc3339(v.issued_at),
         "expires": rfc3339(v.expires),
         "key": v.slot().as_str(),

@@ -104,11 +104,11 @@ fn open(args: &[String]) -> CliResult {
         "path": v.path,
         "width": v.width,
         "height": v.height,
-        "format": v.format,
+        "format": v.format.as_deref(),
         "quality": v.quality,
         "expires": v.expires.map(rfc3339),
         "client_ip": v.client.map(|n| n.to_string()),
-        "tag": v.tag,
+        "tag": v.tag.as_deref(),
         "key": v.slot().as_str(),
     });
     println!("{out}");
