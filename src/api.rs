@@ -31,6 +31,7 @@ use crate::duration::{format_duration, parse_duration};
 use crate::envelope::{self, IvMode, Times};
 use crate::error::{Error, Result};
 use crate::keyring::{KeyRing, Purpose, Verified};
+use crate::payload::{Reader, Writer, utf8};
 use crate::secret::Secret;
 use crate::timeutil::{self, MAX_UNIX};
 use crate::user::{self, MAX_USER_LEN};
@@ -445,56 +446,32 @@ fn validate_app(app: &str) -> Result<()> {
     Ok(())
 }
 
-/// Writes the plaintext into `buf`, returning its length.
+/// Writes the plaintext into `buf`, returning its length: version, then the user and the
+/// application, each prefixed with its length.
 fn encode(buf: &mut [u8; MAX_PAYLOAD], user: &str, app: &str) -> Result<usize> {
-    let mut len = 0;
-    put(buf, &mut len, &[PAYLOAD_VERSION])?;
-    put_field(buf, &mut len, user.as_bytes())?;
-    put_field(buf, &mut len, app.as_bytes())?;
-    Ok(len)
-}
-
-fn put(buf: &mut [u8], len: &mut usize, bytes: &[u8]) -> Result<()> {
-    const FULL: Error = Error::InvalidArgument("payload too long");
-    let end = len.checked_add(bytes.len()).ok_or(FULL)?;
-    buf.get_mut(*len..end).ok_or(FULL)?.copy_from_slice(bytes);
-    *len = end;
-    Ok(())
-}
-
-fn put_field(buf: &mut [u8], len: &mut usize, field: &[u8]) -> Result<()> {
-    let n = u8::try_from(field.len())
-        .map_err(|_| Error::InvalidArgument("field longer than 255 bytes"))?;
-    put(buf, len, &[n])?;
-    put(buf, len, field)
+    let too_long = Error::InvalidArgument("field longer than 255 bytes");
+    let mut w = Writer::new(buf, Error::InvalidArgument("payload too long"));
+    w.put(&[PAYLOAD_VERSION])?;
+    w.put_short(user.as_bytes(), too_long.clone())?;
+    w.put_short(app.as_bytes(), too_long)?;
+    Ok(w.bytes().len())
 }
 
 /// Reads the plaintext strictly: version, two length-prefixed UTF-8 fields, nothing after.
 fn decode(p: &[u8]) -> Result<(&str, &str)> {
-    let (&version, rest) = p.split_first().ok_or(Error::Malformed("empty payload"))?;
+    let mut r = Reader::new(p, Error::Malformed("truncated payload"));
+    let version = r.u8().map_err(|_| Error::Malformed("empty payload"))?;
     if version != PAYLOAD_VERSION {
         return Err(Error::Malformed("unsupported payload version"));
     }
-    let (user, rest) = field(rest)?;
-    let (app, rest) = field(rest)?;
-    if !rest.is_empty() {
-        return Err(Error::Malformed("trailing bytes in payload"));
-    }
-    let user =
-        core::str::from_utf8(user).map_err(|_| Error::Malformed("user name is not UTF-8"))?;
+    let user = r.short()?;
+    let app = r.short()?;
+    r.finish(Error::Malformed("trailing bytes in payload"))?;
+    let user = utf8(user, "user name is not UTF-8")?;
     user::validate_user_name(user)?;
-    let app =
-        core::str::from_utf8(app).map_err(|_| Error::Malformed("application name is not UTF-8"))?;
+    let app = utf8(app, "application name is not UTF-8")?;
     validate_app(app).map_err(|_| Error::Malformed("invalid application name"))?;
     Ok((user, app))
-}
-
-fn field(b: &[u8]) -> Result<(&[u8], &[u8])> {
-    let (&n, rest) = b
-        .split_first()
-        .ok_or(Error::Malformed("truncated payload"))?;
-    rest.split_at_checked(usize::from(n))
-        .ok_or(Error::Malformed("truncated payload"))
 }
 
 #[cfg(test)]

@@ -135,8 +135,15 @@ const SMALL: usize = 384;
 /// The buffer is not wiped afterwards: it holds a token's bytes, its header, ciphertext
 /// and tag (public) and, after opening, the plaintext that is handed to the caller as an
 /// ordinary owned value anyway. Keys, which are secret, live in zeroize-on-drop types.
-pub(crate) fn with_stack_buf<const MAX: usize, T>(len: usize, f: impl FnOnce(&mut [u8]) -> Result<T>) -> Result<T> {
-    if len <= SMALL { f(&mut [0u8; SMALL]) } else { f(&mut [0u8; MAX]) }
+pub(crate) fn with_stack_buf<const MAX: usize, T>(
+    len: usize,
+    f: impl FnOnce(&mut [u8]) -> Result<T>,
+) -> Result<T> {
+    if len <= SMALL {
+        f(&mut [0u8; SMALL])
+    } else {
+        f(&mut [0u8; MAX])
+    }
 }
 
 /// Encodes `input` into a new string of exactly the right capacity.

@@ -39,6 +39,7 @@ use crate::bounded::BoundedStr;
 use crate::envelope::{self, IvMode, Times};
 use crate::error::{Error, Result};
 use crate::keyring::{KeyRing, Purpose, Verified};
+use crate::payload::{Reader, Writer, utf8};
 use crate::timeutil::{self, MAX_UNIX};
 
 /// Longest asset path, in bytes.
@@ -407,31 +408,8 @@ fn check_tag(tag: &str) -> core::result::Result<(), &'static str> {
     }
 }
 
-/// A fixed-size plaintext buffer.
-struct Out {
-    buf: [u8; MAX_PLAINTEXT],
-    len: usize,
-}
-
-impl Out {
-    fn put(&mut self, bytes: &[u8]) -> Result<()> {
-        const FULL: Error = Error::InvalidArgument("cache link too large");
-        let end = self.len.checked_add(bytes.len()).ok_or(FULL)?;
-        self.buf
-            .get_mut(self.len..end)
-            .ok_or(FULL)?
-            .copy_from_slice(bytes);
-        self.len = end;
-        Ok(())
-    }
-
-    fn bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or_default()
-    }
-}
-
 /// Checks `link` and writes its plaintext.
-fn encode(link: &CacheLink, out: &mut Out) -> Result<()> {
+fn encode(link: &CacheLink, out: &mut Writer<'_>) -> Result<()> {
     let arg = Error::InvalidArgument;
     if let Some(reason) = link.invalid {
         return Err(arg(reason));
@@ -511,42 +489,13 @@ struct RawLink<'a> {
     tag: Option<&'a str>,
 }
 
-struct Reader<'a> {
-    rest: &'a [u8],
-}
-
 const TRUNCATED: Error = Error::Malformed("truncated cache link");
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let (head, rest) = self.rest.split_at_checked(n).ok_or(TRUNCATED)?;
-        self.rest = rest;
-        Ok(head)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
-        self.take(N)?.try_into().map_err(|_| TRUNCATED)
-    }
-
-    fn u8(&mut self) -> Result<u8> {
-        let [b] = self.array::<1>()?;
-        Ok(b)
-    }
-
-    fn u16(&mut self) -> Result<u16> {
-        Ok(u16::from_be_bytes(self.array::<2>()?))
-    }
-}
-
-fn utf8<'a>(bytes: &'a [u8], what: &'static str) -> Result<&'a str> {
-    core::str::from_utf8(bytes).map_err(|_| Error::Malformed(what))
-}
 
 /// Strict decoding: known version and flags only, every value in range, canonical
 /// network, no trailing byte.
 fn decode(pt: &[u8]) -> Result<RawLink<'_>> {
     let bad = Error::Malformed;
-    let mut r = Reader { rest: pt };
+    let mut r = Reader::new(pt, TRUNCATED);
     if r.u8()? != VERSION {
         return Err(bad("unsupported cache-link version"));
     }
@@ -616,9 +565,7 @@ fn decode(pt: &[u8]) -> Result<RawLink<'_>> {
     } else {
         None
     };
-    if !r.rest.is_empty() {
-        return Err(bad("trailing bytes after cache link"));
-    }
+    r.finish(bad("trailing bytes after cache link"))?;
     Ok(RawLink {
         path,
         width,
@@ -789,10 +736,8 @@ impl<K: Borrow<KeyRing>> CacheLinkSigner<K> {
             Some(e) => self.rounded_unix(e)?,
             None => 0,
         };
-        let mut out = Out {
-            buf: [0u8; MAX_PLAINTEXT],
-            len: 0,
-        };
+        let mut buf = [0u8; MAX_PLAINTEXT];
+        let mut out = Writer::new(&mut buf, Error::InvalidArgument("cache link too large"));
         encode(link, &mut out)?;
         let times = Times {
             issued_at: 0,
@@ -1211,10 +1156,8 @@ mod tests {
                 tag: v.link.tag.map(|t| BoundedStr::new(&t).unwrap()),
                 invalid: None,
             };
-            let mut out = Out {
-                buf: [0u8; MAX_PLAINTEXT],
-                len: 0,
-            };
+            let mut buf = [0u8; MAX_PLAINTEXT];
+            let mut out = Writer::new(&mut buf, Error::InvalidArgument("cache link too large"));
             encode(&link, &mut out).unwrap();
             let hex: String = out
                 .bytes()

@@ -29,6 +29,7 @@ use zeroize::Zeroize;
 use crate::envelope::{self, IvMode, Times};
 use crate::error::{Error, Result};
 use crate::keyring::{KeyRing, Purpose, Verified};
+use crate::payload::{Reader, Writer, utf8};
 use crate::timeutil::{self, MAX_UNIX};
 use crate::user::{self, MAX_USER_LEN};
 
@@ -342,19 +343,14 @@ fn seal_device(
     token
 }
 
+/// The plaintext: version, the 16-byte device id, the user name prefixed with its length.
 fn encode(buf: &mut [u8; MAX_PAYLOAD], device_id: DeviceId, user: &str) -> Result<usize> {
-    let n =
-        u8::try_from(user.len()).map_err(|_| Error::InvalidUserName("longer than 255 bytes"))?;
-    let [version, rest @ ..] = buf;
-    *version = PAYLOAD_VERSION;
-    let (id, rest) = rest.split_at_mut(16);
-    id.copy_from_slice(&device_id.0);
-    let (len, rest) = rest.split_at_mut(1);
-    len.copy_from_slice(&[n]);
-    rest.get_mut(..user.len())
-        .ok_or(Error::InvalidUserName("longer than 255 bytes"))?
-        .copy_from_slice(user.as_bytes());
-    Ok(1 + 16 + 1 + user.len())
+    let too_long = Error::InvalidUserName("longer than 255 bytes");
+    let mut w = Writer::new(buf, too_long.clone());
+    w.put(&[PAYLOAD_VERSION])?;
+    w.put(&device_id.0)?;
+    w.put_short(user.as_bytes(), too_long)?;
+    Ok(w.bytes().len())
 }
 
 /// Reads the plaintext strictly and builds the claims (the one allocation).
@@ -362,24 +358,20 @@ fn parse_device(issued_at: u64, expires_at: u64, p: &[u8]) -> Result<DeviceClaim
     if expires_at != 0 {
         return Err(Error::Malformed("device token with an expiry"));
     }
-    let (&version, rest) = p.split_first().ok_or(Error::Malformed("empty payload"))?;
+    let mut r = Reader::new(p, Error::Malformed("truncated payload"));
+    let version = r.u8().map_err(|_| Error::Malformed("empty payload"))?;
     if version != PAYLOAD_VERSION {
         return Err(Error::Malformed("unsupported payload version"));
     }
-    let (id, rest) = rest
-        .split_first_chunk::<16>()
-        .ok_or(Error::Malformed("truncated payload"))?;
-    let (&n, user) = rest
-        .split_first()
-        .ok_or(Error::Malformed("truncated payload"))?;
-    if user.len() != usize::from(n) {
-        return Err(Error::Malformed("wrong user name length"));
-    }
-    let user =
-        core::str::from_utf8(user).map_err(|_| Error::Malformed("user name is not UTF-8"))?;
+    let id = r.array::<16>()?;
+    let user = r
+        .short()
+        .map_err(|_| Error::Malformed("wrong user name length"))?;
+    r.finish(Error::Malformed("wrong user name length"))?;
+    let user = utf8(user, "user name is not UTF-8")?;
     user::validate_user_name(user)?;
     Ok(DeviceClaims {
-        device_id: DeviceId(*id),
+        device_id: DeviceId(id),
         user: user.into(),
         issued_at: timeutil::from_unix(issued_at)?,
     })

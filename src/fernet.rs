@@ -369,7 +369,9 @@ impl FernetRing {
                 .slots()
                 .find(|(_, key)| bool::from(key.tag(signed).ct_eq(tag_in)))
                 .ok_or(Error::InvalidSignature)?;
-            let ct = signed.get_mut(HEADER_LEN..).ok_or(Error::Malformed("wrong length"))?;
+            let ct = signed
+                .get_mut(HEADER_LEN..)
+                .ok_or(Error::Malformed("wrong length"))?;
             let ts = u64::from_be_bytes([t0, t1, t2, t3, t4, t5, t6, t7]);
             if ts > MAX_UNIX {
                 return Err(Error::InvalidTime("timestamp out of range"));

@@ -22,6 +22,7 @@ mod error;
 mod fernet;
 mod keyring;
 mod login;
+mod payload;
 mod secret;
 mod timeutil;
 mod user;

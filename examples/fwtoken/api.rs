@@ -8,10 +8,7 @@ use serde_json::json;
 use crate::common::{Args, CliResult, rfc3339, ring_from_env, usage};
 
 pub fn run(args: &[String]) -> CliResult {
-    let (cmd, rest) = args
-        .split_first()
-        .map(|(c, r)| (c.as_str(), r))
-        .unwrap_or(("", &[]));
+    let (cmd, rest) = crate::common::subcommand(args);
     match cmd {
         "issue" => issue(rest),
         "verify" => verify(rest),
@@ -51,7 +48,10 @@ fn issue(args: &[String]) -> CliResult {
         policy = policy.max_duration(max);
     }
     let info = ApiToken::issue(&ring, &request, now, &policy, &mut fwtoken::os_rng())?;
-    println!("{}", json!({"token": info.token, "expires": info.expires.as_str()}));
+    println!(
+        "{}",
+        json!({"token": info.token, "expires": info.expires.as_str()})
+    );
     Ok(())
 }
 

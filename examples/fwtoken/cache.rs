@@ -9,10 +9,7 @@ use serde_json::json;
 use crate::common::{Args, CliError, CliResult, rfc3339, ring_from_env, usage};
 
 pub fn run(args: &[String]) -> CliResult {
-    let (cmd, rest) = args
-        .split_first()
-        .map(|(c, r)| (c.as_str(), r))
-        .unwrap_or(("", &[]));
+    let (cmd, rest) = crate::common::subcommand(args);
     match cmd {
         "sign" => sign(rest),
         "open" => open(rest),

@@ -28,6 +28,13 @@ pub fn usage<T>(msg: impl Into<String>) -> CliResult<T> {
     Err(CliError::Usage(msg.into()))
 }
 
+/// The command word and the arguments after it (`""` when there is none).
+pub fn subcommand(args: &[String]) -> (&str, &[String]) {
+    args.split_first()
+        .map(|(c, r)| (c.as_str(), r))
+        .unwrap_or(("", &[]))
+}
+
 /// Parsed arguments: positionals and `--name value` / `--flag` options.
 pub struct Args {
     pub positional: Vec<String>,

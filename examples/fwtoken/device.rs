@@ -6,10 +6,7 @@ use serde_json::json;
 use crate::common::{Args, CliResult, rfc3339, ring_from_env, usage};
 
 pub fn run(args: &[String]) -> CliResult {
-    let (cmd, rest) = args
-        .split_first()
-        .map(|(c, r)| (c.as_str(), r))
-        .unwrap_or(("", &[]));
+    let (cmd, rest) = crate::common::subcommand(args);
     match cmd {
         "issue" => issue(rest),
         "verify" => verify(rest),

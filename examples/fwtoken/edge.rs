@@ -11,10 +11,7 @@ use serde_json::json;
 use crate::common::{Args, CliError, CliResult, usage};
 
 pub fn run(args: &[String]) -> CliResult {
-    let (cmd, rest) = args
-        .split_first()
-        .map(|(c, r)| (c.as_str(), r))
-        .unwrap_or(("", &[]));
+    let (cmd, rest) = crate::common::subcommand(args);
     match cmd {
         "encrypt" => encrypt(rest),
         "decrypt" => decrypt(rest),

@@ -10,10 +10,7 @@ use fwtoken::{FernetKey, FernetRing};
 use crate::common::{Args, CliError, CliResult, parse_duration, usage};
 
 pub fn run(args: &[String]) -> CliResult {
-    let (cmd, rest) = args
-        .split_first()
-        .map(|(c, r)| (c.as_str(), r))
-        .unwrap_or(("", &[]));
+    let (cmd, rest) = crate::common::subcommand(args);
     match cmd {
         "generate-key" => generate_key(rest),
         "encrypt" => encrypt(rest),

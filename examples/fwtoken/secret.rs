@@ -3,10 +3,7 @@
 use crate::common::{Args, CliResult, ring_from_env, usage};
 
 pub fn run(args: &[String]) -> CliResult {
-    let (cmd, rest) = args
-        .split_first()
-        .map(|(c, r)| (c.as_str(), r))
-        .unwrap_or(("", &[]));
+    let (cmd, rest) = crate::common::subcommand(args);
     let a = Args::parse(rest, &[], &[])?;
     a.no_positional()?;
     match cmd {

@@ -255,7 +255,10 @@ impl EdgeKeyRing {
                 max: MAX_EDGE_PLAINTEXT,
             })?
             .copy_from_slice(&tag);
-        let out = b64::encode(b64::Dialect::UrlUnpadded, buf.get(..total).unwrap_or_default());
+        let out = b64::encode(
+            b64::Dialect::UrlUnpadded,
+            buf.get(..total).unwrap_or_default(),
+        );
         if let Some(used) = buf.get_mut(..total) {
             used.zeroize();
         }
