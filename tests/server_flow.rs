@@ -336,15 +336,26 @@ async fn login_token_sets_a_session_cookie_that_identifies_the_user() {
             .iter()
             .any(|l| l.contains("login token verified with the backup key"))
     );
-    // The cookie issued under the old primary keeps working until the backup is retired.
-    assert_eq!(
-        server.me_with_cookie(&cookie).await.status(),
-        StatusCode::OK
-    );
+    // The cookie issued under the old primary keeps working until the backup is retired,
+    // and the answer re-issues it under the new primary (same device).
+    let answer = server.me_with_cookie(&cookie).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let set_cookie = answer.headers()["set-cookie"].to_str().unwrap().to_string();
+    let fresh = set_cookie.split(';').next().unwrap().to_string();
+    assert!(fresh.starts_with("FWSession=") && fresh != cookie);
+    let before: serde_json::Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
     server.state.retire_backup();
     assert_eq!(
         server.me_with_cookie(&cookie).await.status(),
         StatusCode::UNAUTHORIZED
+    );
+    let after = server.me_with_cookie(&fresh).await;
+    assert_eq!(after.status(), StatusCode::OK);
+    assert!(after.headers().get("set-cookie").is_none());
+    let after: serde_json::Value = serde_json::from_str(&after.text().await.unwrap()).unwrap();
+    assert_eq!(
+        after["device"], before["device"],
+        "the re-issued cookie keeps the device id"
     );
     assert_eq!(
         server.login_with_token(&old).await.status(),

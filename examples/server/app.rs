@@ -389,8 +389,11 @@ enum Caller {
 }
 
 enum Via {
-    Session(DeviceId),
-    ApiToken { app: String },
+    /// A session cookie, and its re-sealed value when it opened with the backup secret.
+    Session(DeviceId, Option<String>),
+    ApiToken {
+        app: String,
+    },
 }
 
 /// The caller from the `FWAPIToken` header or, when there is none, the `FWSession`
@@ -443,14 +446,21 @@ fn authenticate(
                     kind = "revoked-device";
                     continue;
                 }
-                if claims.needs_reissue() {
-                    s.log
-                        .note(route, "session cookie verified with the backup key");
-                }
+                // Opened with the backup secret: re-seal the same device under the primary
+                // so the session survives the backup's retirement.
+                let fresh = if claims.needs_reissue() {
+                    s.log.note(
+                        route,
+                        "session cookie verified with the backup key: re-issued",
+                    );
+                    DeviceToken::reissue(&ring, &claims, &mut fwtoken::os_rng()).ok()
+                } else {
+                    None
+                };
                 let claims = claims.into_inner();
                 return Ok(Caller::User {
                     name: claims.user,
-                    via: Via::Session(claims.device_id),
+                    via: Via::Session(claims.device_id, fresh),
                 });
             }
             Err(e) => kind = error_kind(&e),
@@ -627,16 +637,20 @@ async fn me(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Resp
         Ok(true) => return refuse(s, ROUTE, StatusCode::BAD_REQUEST, "credentials-in-query"),
         Err(_) => return refuse(s, ROUTE, StatusCode::BAD_REQUEST, "bad-query"),
     }
+    let mut fresh_cookie = None;
     let body = match authenticate(s, ROUTE, &headers, now()) {
         Ok(Caller::Admin) => serde_json::json!({
             "user": null, "role": "administrator", "via": "api-key",
         }),
         Ok(Caller::User {
             name,
-            via: Via::Session(device),
-        }) => serde_json::json!({
-            "user": name, "role": "user", "via": "session", "device": device.to_string(),
-        }),
+            via: Via::Session(device, fresh),
+        }) => {
+            fresh_cookie = fresh.and_then(|t| SessionCookie::new().set_cookie(&t).ok());
+            serde_json::json!({
+                "user": name, "role": "user", "via": "session", "device": device.to_string(),
+            })
+        }
         Ok(Caller::User {
             name,
             via: Via::ApiToken { app },
@@ -645,11 +659,15 @@ async fn me(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Resp
         }),
         Err(kind) => return refuse(s, ROUTE, StatusCode::UNAUTHORIZED, kind),
     };
-    json_response(
+    let mut response = json_response(
         StatusCode::OK,
         "application/json",
         body.to_string().into_bytes(),
-    )
+    );
+    if let Some(value) = fresh_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
 }
 
 /// `POST /fotoweb/me/tokens/` with the full API key
