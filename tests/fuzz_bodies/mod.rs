@@ -178,9 +178,13 @@ pub fn secret_from_text(data: &[u8]) {
             assert!((1..=250).contains(&t.len()));
             assert!(!t.chars().any(char::is_control));
             assert_eq!(s.fingerprint(), Secret::from_text(t).unwrap().fingerprint());
-            if t.len() >= 12 {
-                assert!(!format!("{s:?}").contains(t));
-            }
+            // `Debug` is the fingerprint and nothing else. (Checking that it does not
+            // contain the text fails for text such as "et { fingerpr", which is part of
+            // the fixed output: the fuzzer found that.)
+            assert_eq!(
+                format!("{s:?}"),
+                format!("Secret {{ fingerprint: {}, .. }}", s.fingerprint())
+            );
         }
         // The error is one of the fixed rules: it cannot echo the text. (Checking that the
         // message does not contain the input is not enough: the fuzzer found " secret:",
