@@ -22,11 +22,11 @@ use core::time::Duration;
 
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use zeroize::Zeroize;
 
 use crate::bounded::BoundedStr;
+use crate::ct;
 use crate::duration::{format_duration, parse_duration};
 use crate::envelope::{self, IvMode, Times};
 use crate::error::{Error, Result};
@@ -97,7 +97,7 @@ impl ApiKey {
     /// length nor the length of a matching prefix leaks through timing.
     pub fn verify_header(&self, presented: &str) -> bool {
         let mut a: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        let eq = bool::from(a.ct_eq(&*self.digest));
+        let eq = ct::eq(&a, &self.digest);
         a.zeroize();
         eq
     }

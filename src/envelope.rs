@@ -18,6 +18,7 @@ use rand_core::CryptoRng;
 use subtle::ConstantTimeEq;
 
 use crate::b64;
+use crate::ct;
 use crate::error::{Error, Result};
 use crate::keyring::{KeyRing, KeySlot, Purpose, PurposeKeys, RingKey, Verified};
 use crate::timeutil::{self, MAX_UNIX};
@@ -220,7 +221,7 @@ fn select_key<'r>(
     for (slot, key) in ring.slots() {
         if bool::from(key.id.ct_eq(&key_id)) {
             let expected = tag(key.purpose(purpose), signed, context);
-            if bool::from(expected.ct_eq(tag_in)) {
+            if ct::eq(&expected, tag_in) {
                 return Ok((slot, key));
             }
         }

@@ -33,6 +33,7 @@ use time::OffsetDateTime;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::b64;
+use crate::ct;
 use crate::error::{Error, Result};
 use crate::keyring::{KeySlot, Verified};
 use crate::secret::Fingerprint;
@@ -367,7 +368,7 @@ impl FernetRing {
             }
             let (slot, key) = self
                 .slots()
-                .find(|(_, key)| bool::from(key.tag(signed).ct_eq(tag_in)))
+                .find(|(_, key)| ct::eq(&key.tag(signed), tag_in))
                 .ok_or(Error::InvalidSignature)?;
             let ct = signed
                 .get_mut(HEADER_LEN..)

@@ -11,6 +11,7 @@ extern crate std;
 mod api;
 mod b64;
 mod bounded;
+mod ct;
 mod cachelink;
 mod device;
 mod duration;

@@ -17,10 +17,10 @@ use core::time::Duration;
 
 use md5::{Digest, Md5};
 use rand_core::CryptoRng;
-use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use crate::b64;
+use crate::ct;
 use crate::envelope::{self, IvMode, Times};
 use crate::error::{Error, Result};
 use crate::keyring::{KeyRing, KeySlot, Purpose, Verified};
@@ -405,7 +405,7 @@ fn fotoweb_mac(message: &[u8], secret: &[u8]) -> [u8; 16] {
 fn fotoweb_mac_slot(ring: &KeyRing, message: &[u8], mac: &[u8; 16]) -> Result<KeySlot> {
     for (slot, key) in ring.slots() {
         let expected = fotoweb_mac(message, key.secret.bytes());
-        if bool::from(expected.ct_eq(mac)) {
+        if ct::eq(&expected, mac) {
             return Ok(slot);
         }
     }

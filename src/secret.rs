@@ -6,7 +6,6 @@ use core::fmt;
 use hmac::{Hmac, KeyInit, Mac};
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::error::{Error, Result};
@@ -116,7 +115,7 @@ impl PartialEq for Secret {
     fn eq(&self, other: &Self) -> bool {
         let mut a: [u8; 32] = Sha256::digest(self.bytes()).into();
         let mut b: [u8; 32] = Sha256::digest(other.bytes()).into();
-        let eq = bool::from(a.ct_eq(&b));
+        let eq = crate::ct::eq(&a, &b);
         a.zeroize();
         b.zeroize();
         eq
