@@ -212,3 +212,67 @@ fn durations_refuse_hostile_input() {
         }
     );
 }
+
+/// The same hostile inputs against every other verifier and parser: API, device and
+/// client-bound tokens, cache links and paths, Edgecast, Fernet, cookies, durations.
+#[test]
+fn every_other_parser_refuses_hostile_input() {
+    use fwtoken::{
+        ApiToken, CacheLinkSigner, ClientBoundId, DeviceId, DeviceToken, EdgeKey, EdgeKeyRing,
+        EdgeParams, FernetKey, FernetRing, SessionCookie,
+    };
+    let ring = ring();
+    let signer = CacheLinkSigner::new(&ring);
+    let edge = EdgeKeyRing::new(EdgeKey::new("HostileEdgeKey").unwrap());
+    let fernet = FernetRing::new(
+        FernetKey::from_base64("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=").unwrap(),
+    );
+    let dev = DeviceId::from_bytes([3; 16]);
+    let mut inputs = generic_hostile();
+    inputs.push(("envelope cap".into(), "A".repeat(4096)));
+    inputs.push(("envelope cap + 1".into(), "A".repeat(4097)));
+    inputs.push(("edgecast cap + 1".into(), "A".repeat(513)));
+    inputs.push((
+        "fernet padding in the middle".into(),
+        format!("gAAA=AAA{}", "A".repeat(120)),
+    ));
+    inputs.push(("fernet u64::MAX timestamp".into(), {
+        let mut raw = vec![0x80u8];
+        raw.extend_from_slice(&u64::MAX.to_be_bytes());
+        raw.extend_from_slice(&[0u8; 16 + 16 + 32]);
+        URL_SAFE.encode(raw)
+    }));
+    for (what, input) in &inputs {
+        let t = input.as_str();
+        let errors = [
+            (
+                "api",
+                ApiToken::verify(&ring, t, now(), std::time::Duration::from_secs(60)).err(),
+            ),
+            ("device", DeviceToken::verify(&ring, t).err()),
+            ("image id", ClientBoundId::open(&ring, &dev, t).err()),
+            ("cache open", signer.open(t, now(), None).err()),
+            ("cache path", signer.parse_path(t, now(), None).err()),
+            ("edge", edge.decrypt(t).err()),
+            (
+                "fernet",
+                fernet
+                    .decrypt(t, now(), Some(std::time::Duration::from_secs(60)))
+                    .err(),
+            ),
+        ];
+        for (parser, err) in errors {
+            let err = err.unwrap_or_else(|| panic!("{parser} accepted {what}"));
+            clean(&format!("{parser}: {what}"), &err);
+        }
+        // Parsers that may accept some of these must still never panic or echo a secret.
+        if let Err(e) = EdgeParams::parse(t) {
+            clean(&format!("edge params: {what}"), &e);
+        }
+        if let Err(e) = fwtoken::parse_duration(t) {
+            clean(&format!("duration: {what}"), &e);
+        }
+        let _ = SessionCookie::find(t);
+        let _ = SessionCookie::find_all(t).count();
+    }
+}
