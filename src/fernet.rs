@@ -35,7 +35,7 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::b64;
 use crate::ct;
 use crate::error::{Error, Result};
-use crate::keyring::{KeySlot, Verified};
+use crate::keyring::{KeySlot, Slots, Verified};
 use crate::secret::Fingerprint;
 use crate::timeutil::{self, MAX_UNIX};
 
@@ -212,8 +212,7 @@ impl fmt::Debug for FernetMessage {
 /// ```
 #[derive(Clone)]
 pub struct FernetRing {
-    primary: FernetKey,
-    backup: Option<FernetKey>,
+    keys: Slots<FernetKey>,
     skew: Duration,
 }
 
@@ -221,33 +220,24 @@ impl FernetRing {
     /// A ring with only a primary key and the default clock skew (60 s).
     pub fn new(primary: FernetKey) -> Self {
         Self {
-            primary,
-            backup: None,
+            keys: Slots::new(primary),
             skew: DEFAULT_FERNET_CLOCK_SKEW,
         }
     }
 
     /// Sets the backup key (replacing any previous one). Fails if it equals the primary.
     pub fn with_backup(self, backup: FernetKey) -> Result<Self> {
-        if backup == self.primary {
-            return Err(Error::DuplicateKey);
-        }
         Ok(Self {
-            backup: Some(backup),
-            ..self
+            keys: self.keys.with_backup(backup)?,
+            skew: self.skew,
         })
     }
 
     /// Makes `new_primary` the primary; the old primary becomes the backup and the old
     /// backup is dropped. Fails if `new_primary` is already the primary or the backup.
     pub fn rotate_key(self, new_primary: FernetKey) -> Result<Self> {
-        let dup_backup = self.backup.as_ref().is_some_and(|b| *b == new_primary);
-        if new_primary == self.primary || dup_backup {
-            return Err(Error::DuplicateKey);
-        }
         Ok(Self {
-            primary: new_primary,
-            backup: Some(self.primary),
+            keys: self.keys.rotate(new_primary)?,
             skew: self.skew,
         })
     }
@@ -255,8 +245,8 @@ impl FernetRing {
     /// Drops the backup: tokens made under it stop decrypting.
     pub fn retire_backup(self) -> Self {
         Self {
-            backup: None,
-            ..self
+            keys: self.keys.retire_backup(),
+            skew: self.skew,
         }
     }
 
@@ -274,17 +264,16 @@ impl FernetRing {
 
     /// The primary key.
     pub fn primary(&self) -> &FernetKey {
-        &self.primary
+        self.keys.primary()
     }
 
     /// The backup key, if any.
     pub fn backup(&self) -> Option<&FernetKey> {
-        self.backup.as_ref()
+        self.keys.backup()
     }
 
     fn slots(&self) -> impl Iterator<Item = (KeySlot, &FernetKey)> {
-        core::iter::once((KeySlot::Primary, &self.primary))
-            .chain(self.backup.iter().map(|b| (KeySlot::Backup, b)))
+        self.keys.iter()
     }
 
     /// Encrypts `plaintext` under the primary key, timestamped `now` (whole seconds), with a
@@ -298,7 +287,7 @@ impl FernetRing {
     ) -> Result<String> {
         let mut iv = [0u8; IV_LEN];
         rng.fill_bytes(&mut iv);
-        seal(&self.primary, timeutil::unix(now)?, iv, plaintext)
+        seal(self.primary(), timeutil::unix(now)?, iv, plaintext)
     }
 
     /// Decrypts a token with the primary key, then the backup.
@@ -335,7 +324,7 @@ impl FernetRing {
         let mut iv = [0u8; IV_LEN];
         rng.fill_bytes(&mut iv);
         self.open(token, None, |ts, plaintext| {
-            seal(&self.primary, ts, iv, plaintext)
+            seal(self.primary(), ts, iv, plaintext)
         })
         .map(Verified::into_inner)
     }
@@ -404,8 +393,8 @@ impl FernetRing {
 impl fmt::Debug for FernetRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FernetRing")
-            .field("primary", &self.primary.fingerprint)
-            .field("backup", &self.backup.as_ref().map(|b| b.fingerprint))
+            .field("primary", &self.primary().fingerprint)
+            .field("backup", &self.backup().map(|b| b.fingerprint))
             .field("clock_skew", &self.skew)
             .finish()
     }
@@ -492,7 +481,7 @@ mod tests {
         let ring = FernetRing::new(key());
         for ts in [u64::MAX, u64::MAX - 30, MAX_UNIX + 1, i64::MAX as u64 + 1] {
             // Authentic tokens (we hold the key) with a timestamp no clock can reach.
-            let token = seal_unchecked(&ring.primary, ts, [7; 16], b"x").unwrap();
+            let token = seal_unchecked(ring.primary(), ts, [7; 16], b"x").unwrap();
             for ttl in [
                 None,
                 Some(Duration::ZERO),
@@ -513,12 +502,12 @@ mod tests {
                 Error::InvalidTime("timestamp out of range")
             );
             assert_eq!(
-                seal(&ring.primary, ts, [7; 16], b"x").unwrap_err(),
+                seal(ring.primary(), ts, [7; 16], b"x").unwrap_err(),
                 Error::InvalidTime("timestamp out of range")
             );
         }
         // The last representable second still works, with a huge TTL and a huge skew.
-        let token = seal(&ring.primary, MAX_UNIX, [7; 16], b"x").unwrap();
+        let token = seal(ring.primary(), MAX_UNIX, [7; 16], b"x").unwrap();
         let ring = ring.with_clock_skew(Duration::MAX);
         let msg = ring.decrypt(&token, at(0), Some(Duration::MAX)).unwrap();
         assert_eq!(msg.issued_at, at(MAX_UNIX as i64));

@@ -131,6 +131,13 @@ pub(crate) struct RingKey {
     keys: [PurposeKeys; 5],
 }
 
+impl PartialEq for RingKey {
+    /// Constant time: the secrets' equality.
+    fn eq(&self, other: &Self) -> bool {
+        self.secret == other.secret
+    }
+}
+
 impl RingKey {
     fn new(secret: Secret) -> Self {
         let hk = Hkdf::<Sha256>::new(Some(b"fwtoken/v1"), secret.bytes());
@@ -179,6 +186,69 @@ fn derive(hk: &Hkdf<Sha256>, p: Purpose) -> PurposeKeys {
     keys
 }
 
+/// A primary key and an optional backup: the one rotation mechanism behind [`KeyRing`],
+/// the Edgecast ring and the Fernet ring. `K`'s equality must be constant-time.
+#[derive(Clone)]
+pub(crate) struct Slots<K> {
+    primary: K,
+    backup: Option<K>,
+}
+
+impl<K: PartialEq> Slots<K> {
+    pub(crate) const fn new(primary: K) -> Self {
+        Self {
+            primary,
+            backup: None,
+        }
+    }
+
+    /// Sets the backup (replacing any previous one). Fails if it equals the primary.
+    pub(crate) fn with_backup(self, backup: K) -> Result<Self> {
+        if backup == self.primary {
+            return Err(Error::DuplicateKey);
+        }
+        Ok(Self {
+            primary: self.primary,
+            backup: Some(backup),
+        })
+    }
+
+    /// The new key becomes the primary, the old primary the backup; the old backup is
+    /// dropped. Fails if the new key is already the primary or the backup.
+    pub(crate) fn rotate(self, new_primary: K) -> Result<Self> {
+        let dup_backup = self.backup.as_ref().is_some_and(|b| *b == new_primary);
+        if new_primary == self.primary || dup_backup {
+            return Err(Error::DuplicateKey);
+        }
+        Ok(Self {
+            primary: new_primary,
+            backup: Some(self.primary),
+        })
+    }
+
+    /// Drops the backup.
+    pub(crate) fn retire_backup(self) -> Self {
+        Self {
+            primary: self.primary,
+            backup: None,
+        }
+    }
+
+    pub(crate) const fn primary(&self) -> &K {
+        &self.primary
+    }
+
+    pub(crate) const fn backup(&self) -> Option<&K> {
+        self.backup.as_ref()
+    }
+
+    /// The keys in verification order, with their slots.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (KeySlot, &K)> {
+        core::iter::once((KeySlot::Primary, &self.primary))
+            .chain(self.backup.iter().map(|b| (KeySlot::Backup, b)))
+    }
+}
+
 /// A primary secret and an optional backup.
 ///
 /// Everything is signed and encrypted with the primary; verification accepts the primary
@@ -200,83 +270,64 @@ fn derive(hk: &Hkdf<Sha256>, p: Purpose) -> PurposeKeys {
 /// ```
 #[derive(Clone)]
 pub struct KeyRing {
-    primary: RingKey,
-    backup: Option<RingKey>,
+    keys: Slots<RingKey>,
 }
 
 impl KeyRing {
     /// A ring with only a primary secret.
     pub fn new(primary: Secret) -> Self {
         Self {
-            primary: RingKey::new(primary),
-            backup: None,
+            keys: Slots::new(RingKey::new(primary)),
         }
     }
 
     /// Sets the backup secret (replacing any previous one). Fails if it equals the primary.
     pub fn with_backup(self, backup: Secret) -> Result<Self> {
-        if backup == self.primary.secret {
-            return Err(Error::DuplicateKey);
-        }
         Ok(Self {
-            primary: self.primary,
-            backup: Some(RingKey::new(backup)),
+            keys: self.keys.with_backup(RingKey::new(backup))?,
         })
     }
 
     /// Makes `new_primary` the primary; the old primary becomes the backup and the old
     /// backup is dropped. Fails if `new_primary` is already the primary or the backup.
     pub fn rotate(self, new_primary: Secret) -> Result<Self> {
-        let dup_backup = self
-            .backup
-            .as_ref()
-            .is_some_and(|b| b.secret == new_primary);
-        if new_primary == self.primary.secret || dup_backup {
-            return Err(Error::DuplicateKey);
-        }
         Ok(Self {
-            primary: RingKey::new(new_primary),
-            backup: Some(self.primary),
+            keys: self.keys.rotate(RingKey::new(new_primary))?,
         })
     }
 
     /// Drops the backup: tokens made under it stop verifying.
     pub fn retire_backup(self) -> Self {
         Self {
-            primary: self.primary,
-            backup: None,
+            keys: self.keys.retire_backup(),
         }
     }
 
     /// The primary secret.
     pub fn primary(&self) -> &Secret {
-        &self.primary.secret
+        &self.keys.primary().secret
     }
 
     /// The backup secret, if any.
     pub fn backup(&self) -> Option<&Secret> {
-        self.backup.as_ref().map(|k| &k.secret)
+        self.keys.backup().map(|k| &k.secret)
     }
 
     /// The ring's keys in verification order, with their slots.
     pub(crate) fn slots(&self) -> impl Iterator<Item = (KeySlot, &RingKey)> {
-        core::iter::once((KeySlot::Primary, &self.primary))
-            .chain(self.backup.iter().map(|b| (KeySlot::Backup, b)))
+        self.keys.iter()
     }
 
     pub(crate) fn primary_key(&self) -> &RingKey {
-        &self.primary
+        self.keys.primary()
     }
 }
 
 impl fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyRing")
-            .field("primary", &self.primary.secret.fingerprint())
-            .field(
-                "backup",
-                &self.backup.as_ref().map(|b| b.secret.fingerprint()),
-            )
+            .field("primary", &self.primary().fingerprint())
+            .field("backup", &self.backup().map(Secret::fingerprint))
             .finish()
     }
 }

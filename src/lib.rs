@@ -11,8 +11,8 @@ extern crate std;
 mod api;
 mod b64;
 mod bounded;
-mod ct;
 mod cachelink;
+mod ct;
 mod device;
 mod duration;
 #[cfg(feature = "edgecast")]

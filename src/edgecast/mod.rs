@@ -29,7 +29,7 @@ use zeroize::Zeroize;
 
 use crate::b64;
 use crate::error::{Error, Result};
-use crate::keyring::{KeySlot, Verified};
+use crate::keyring::{KeySlot, Slots, Verified};
 use crate::secret::{Fingerprint, Secret};
 use crate::timeutil::StackStr;
 
@@ -158,64 +158,51 @@ impl Eq for EdgeKey {}
 /// ```
 #[derive(Clone)]
 pub struct EdgeKeyRing {
-    primary: EdgeKey,
-    backup: Option<EdgeKey>,
+    keys: Slots<EdgeKey>,
 }
 
 impl EdgeKeyRing {
     /// A ring with only a primary key.
     pub fn new(primary: EdgeKey) -> Self {
         Self {
-            primary,
-            backup: None,
+            keys: Slots::new(primary),
         }
     }
 
     /// Sets the backup key (replacing any previous one). Fails if it equals the primary.
     pub fn with_backup(self, backup: EdgeKey) -> Result<Self> {
-        if backup == self.primary {
-            return Err(Error::DuplicateKey);
-        }
         Ok(Self {
-            primary: self.primary,
-            backup: Some(backup),
+            keys: self.keys.with_backup(backup)?,
         })
     }
 
     /// Makes `new_primary` the primary; the old primary becomes the backup and the old
     /// backup is dropped. Fails if `new_primary` is already the primary or the backup.
     pub fn rotate(self, new_primary: EdgeKey) -> Result<Self> {
-        let dup_backup = self.backup.as_ref().is_some_and(|b| *b == new_primary);
-        if new_primary == self.primary || dup_backup {
-            return Err(Error::DuplicateKey);
-        }
         Ok(Self {
-            primary: new_primary,
-            backup: Some(self.primary),
+            keys: self.keys.rotate(new_primary)?,
         })
     }
 
     /// Drops the backup: tokens made under it stop decrypting.
     pub fn retire_backup(self) -> Self {
         Self {
-            primary: self.primary,
-            backup: None,
+            keys: self.keys.retire_backup(),
         }
     }
 
     /// The primary key.
     pub fn primary(&self) -> &EdgeKey {
-        &self.primary
+        self.keys.primary()
     }
 
     /// The backup key, if any.
     pub fn backup(&self) -> Option<&EdgeKey> {
-        self.backup.as_ref()
+        self.keys.backup()
     }
 
     fn slots(&self) -> impl Iterator<Item = (KeySlot, &EdgeKey)> {
-        core::iter::once((KeySlot::Primary, &self.primary))
-            .chain(self.backup.iter().map(|b| (KeySlot::Backup, b)))
+        self.keys.iter()
     }
 
     /// Encrypts `plaintext` under the primary key with a random nonce from `rng`.
@@ -243,7 +230,7 @@ impl EdgeKeyRing {
         body.copy_from_slice(pt);
         let nonce: Nonce<Aes256Gcm> = nonce.into();
         let tag = self
-            .primary
+            .primary()
             .cipher
             .encrypt_inout_detached(&nonce, &[], body.into())
             .map_err(|_| Error::TooLong {
@@ -335,8 +322,8 @@ impl EdgeKeyRing {
 impl fmt::Debug for EdgeKeyRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EdgeKeyRing")
-            .field("primary", &self.primary.fingerprint())
-            .field("backup", &self.backup.as_ref().map(EdgeKey::fingerprint))
+            .field("primary", &self.primary().fingerprint())
+            .field("backup", &self.backup().map(EdgeKey::fingerprint))
             .finish()
     }
 }
