@@ -176,12 +176,12 @@ fn main() {
             .position(|a| a == flag)
             .and_then(|i| args.get(i + 1).cloned())
     };
-    let mut opts = BenchOpts::default();
-    opts.filter = value("--filter");
-    if let Some(name) = value("--continuous") {
-        opts.continuous = true;
-        opts.filter = Some(name);
-    }
+    let continuous = value("--continuous");
+    let opts = BenchOpts {
+        continuous: continuous.is_some(),
+        filter: continuous.or_else(|| value("--filter")),
+        ..BenchOpts::default()
+    };
     let benches = vec![
         BenchMetadata {
             name: BenchName("envelope_tag"),
