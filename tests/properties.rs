@@ -32,8 +32,11 @@ fn ring(text: &str) -> KeyRing {
 
 const DEVICE: DeviceId = DeviceId::from_bytes([9; 16]);
 
-/// Every envelope-based verifier, by purpose, as "does this token open here".
-fn opens(ring: &KeyRing) -> Vec<(&'static str, Box<dyn Fn(&str) -> bool + '_>)> {
+/// A purpose and "does this token open here".
+type Opener<'a> = (&'static str, Box<dyn Fn(&str) -> bool + 'a>);
+
+/// Every envelope-based verifier, by purpose.
+fn opens(ring: &KeyRing) -> Vec<Opener<'_>> {
     vec![
         (
             "login",
