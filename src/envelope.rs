@@ -100,7 +100,7 @@ fn seal_in<R: CryptoRng>(
     let mac_len = HEADER_LEN + IV_LEN + ct_len;
     {
         let (head, rest) = buf.split_at_mut(HEADER_LEN);
-        write_header(head, purpose, key.id, times);
+        write_header(head, purpose, key.id(), times);
         let (iv_out, rest) = rest.split_at_mut(IV_LEN);
         let iv: [u8; IV_LEN] = match iv_mode {
             IvMode::Random(rng) => {
@@ -219,7 +219,7 @@ fn select_key<'r>(
     tag_in: &[u8; TAG_LEN],
 ) -> Result<(KeySlot, &'r RingKey)> {
     for (slot, key) in ring.slots() {
-        if bool::from(key.id.ct_eq(&key_id)) {
+        if bool::from(key.id().ct_eq(&key_id)) {
             let expected = tag(key.purpose(purpose), signed, context);
             if ct::eq(&expected, tag_in) {
                 return Ok((slot, key));
@@ -512,7 +512,7 @@ mod tests {
         write_header(
             &mut raw,
             Purpose::Api,
-            ring.primary_key().id,
+            ring.primary_key().id(),
             Times {
                 issued_at: 1,
                 expires_at: u64::MAX,

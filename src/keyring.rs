@@ -127,7 +127,6 @@ pub(crate) struct PurposeKeys {
 #[derive(Clone)]
 pub(crate) struct RingKey {
     pub(crate) secret: Secret,
-    pub(crate) id: [u8; 4],
     keys: [PurposeKeys; 5],
 }
 
@@ -142,8 +141,12 @@ impl RingKey {
     fn new(secret: Secret) -> Self {
         let hk = Hkdf::<Sha256>::new(Some(b"fwtoken/v1"), secret.bytes());
         let keys = Purpose::ALL.map(|p| derive(&hk, p));
-        let id = secret.fingerprint().to_bytes();
-        Self { secret, id, keys }
+        Self { secret, keys }
+    }
+
+    /// The key id written into sealed tokens: the secret's fingerprint.
+    pub(crate) fn id(&self) -> [u8; 4] {
+        self.secret.fingerprint().to_bytes()
     }
 
     pub(crate) fn purpose(&self, p: Purpose) -> &PurposeKeys {
