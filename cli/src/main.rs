@@ -1,0 +1,2 @@
+//! The `fwtoken` command (being moved here from `examples/fwtoken`).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Durable, shared token state for fwtoken (work in progress).
