@@ -23,6 +23,7 @@ mod error;
 mod fernet;
 mod keyring;
 mod login;
+mod net;
 mod payload;
 mod secret;
 mod timeutil;
@@ -34,8 +35,8 @@ pub use api::{
 };
 pub use bounded::BoundedStr;
 pub use cachelink::{
-    CacheLink, CacheLinkSigner, IpNetwork, MAX_ASSET_PATH_LEN, MAX_CACHE_TOKEN_CHARS,
-    MAX_DIMENSION, MAX_FORMAT_LEN, MAX_PREFIX_LEN, MAX_TAG_LEN, NO_FORMAT_EXTENSION,
+    CacheLink, CacheLinkSigner, MAX_ASSET_PATH_LEN, MAX_CACHE_TOKEN_CHARS, MAX_DIMENSION,
+    MAX_FORMAT_LEN, MAX_PREFIX_LEN, MAX_TAG_LEN, NO_FORMAT_EXTENSION,
 };
 #[cfg(feature = "std")]
 pub use device::MemoryRegistry;
@@ -60,6 +61,7 @@ pub use login::{
     LoginClaims, LoginFormat, LoginPolicy, LoginToken, LoginTokenBuilder, MAX_FOTOWEB_TOKEN_CHARS,
     login_url,
 };
+pub use net::IpNetwork;
 pub use secret::{Fingerprint, MAX_SECRET_LEN, Secret};
 pub use timeutil::{parse_rfc3339_utc, rfc3339};
 pub use user::{MAX_USER_LEN, validate_user_name};

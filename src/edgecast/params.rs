@@ -9,7 +9,7 @@ use core::str::FromStr;
 use time::OffsetDateTime;
 
 use super::MAX_EDGE_PLAINTEXT;
-use crate::IpNetwork;
+use crate::net::IpNetwork;
 use crate::error::{Error, Result};
 use crate::timeutil::{self, MAX_UNIX};
 
