@@ -9,10 +9,11 @@
 //! time and the expiry (never 0); the encrypted plaintext is:
 //!
 //! ```text
-//! version 0x01 | len(user) (u8) | user (UTF-8) | len(app) (u8) | app (UTF-8)
+//! version 0x02 | token id (16 bytes) | len(user) (u8) | user (UTF-8) | len(app) (u8) | app (UTF-8)
 //! ```
 //!
-//! with no trailing bytes. The user name follows [`validate_user_name`](crate::validate_user_name);
+//! with no trailing bytes. The token id ([`ApiTokenId`]) is random; it is what a server
+//! records and revokes. Version 0x01 tokens (no id) are refused: they could not be revoked. The user name follows [`validate_user_name`](crate::validate_user_name);
 //! the application name is 1 to 255 bytes without control characters.
 
 use alloc::string::String;
@@ -30,11 +31,12 @@ use crate::ct;
 use crate::duration::{format_duration, parse_duration};
 use crate::envelope::{self, IvMode, Times};
 use crate::error::{Error, Result};
+use crate::id::random_id;
+use crate::identity::{self, Denied, MAX_USER_LEN};
 use crate::keyring::{KeyRing, Purpose, Verified};
 use crate::payload::{Reader, Writer, utf8};
 use crate::secret::Secret;
 use crate::timeutil::{self, MAX_UNIX};
-use crate::user::{self, MAX_USER_LEN};
 
 /// The request header that carries the full API key or a user's API token.
 pub const API_TOKEN_HEADER: &str = "FWAPIToken";
@@ -48,10 +50,40 @@ pub const API_TOKEN_INFO_MEDIA_TYPE: &str = "application/vnd.fotoware.api-token-
 /// Longest application name accepted, in bytes.
 pub const MAX_APP_NAME_LEN: usize = 255;
 
-/// Version byte of the plaintext layout.
-const PAYLOAD_VERSION: u8 = 0x01;
-/// version, two length bytes, the longest user and application names.
-const MAX_PAYLOAD: usize = 1 + 1 + MAX_USER_LEN + 1 + MAX_APP_NAME_LEN;
+/// Version byte of the plaintext layout (0x02: with the token id).
+const PAYLOAD_VERSION: u8 = 0x02;
+/// version, token id, two length bytes, the longest user and application names.
+const MAX_PAYLOAD: usize = 1 + 16 + 1 + MAX_USER_LEN + 1 + MAX_APP_NAME_LEN;
+
+random_id!(
+    /// An API token's random 128-bit id, sealed inside the token; shown as 32 lowercase
+    /// hex characters. A server records it when it issues the token
+    /// ([`ApiToken::issue_with_record`]) and revokes the token by it.
+    ///
+    /// ```
+    /// use fwtoken::ApiTokenId;
+    /// let id: ApiTokenId = "00112233445566778899aabbccddeeff".parse()?;
+    /// assert_eq!(id.to_string(), "00112233445566778899aabbccddeeff");
+    /// # Ok::<(), fwtoken::Error>(())
+    /// ```
+    ApiTokenId,
+    "token id"
+);
+
+/// What a server stores about an API token it issued (never the token itself).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiTokenRecord {
+    /// The token's id.
+    pub id: ApiTokenId,
+    /// The user it acts for, as requested.
+    pub user: String,
+    /// The application it was issued to.
+    pub app: String,
+    /// When it was issued (second precision).
+    pub issued_at: OffsetDateTime,
+    /// When it expires (second precision).
+    pub expires: OffsetDateTime,
+}
 
 /// The site's full API key: requests that present it act as the built-in administrator.
 ///
@@ -227,7 +259,9 @@ impl fmt::Debug for ApiTokenInfo {
 pub struct ApiPolicy {
     max_duration: Duration,
     cap: bool,
-    site_owner: Option<String>,
+    /// The site owner first (when set), then the denied users.
+    denied: Vec<Denied>,
+    owner_set: bool,
     applications: Vec<String>,
 }
 
@@ -237,7 +271,8 @@ impl Default for ApiPolicy {
         Self {
             max_duration: Duration::from_secs(7 * 86_400),
             cap: false,
-            site_owner: None,
+            denied: Vec::new(),
+            owner_set: false,
             applications: Vec::new(),
         }
     }
@@ -264,13 +299,39 @@ impl ApiPolicy {
         self
     }
 
-    /// The site owner, who can never be impersonated with an API token: requests for
-    /// this user are refused, case-insensitively, also in the `user@domain` and
-    /// `domain\user` forms that name the same user.
+    /// The site owner, who can never be impersonated with an API token: requests and
+    /// tokens for any name whose account part has the owner's skeleton are refused
+    /// ([`same_account`](crate::same_account): other cases and widths, `ſ`/`ı` spellings,
+    /// invisible characters, `user@any.domain`, `DOMAIN\user`). Setting it again
+    /// replaces the owner.
     #[must_use]
     pub fn site_owner(mut self, user: &str) -> Self {
-        self.site_owner = Some(user.into());
+        let owner = Denied::new(user);
+        if self.owner_set {
+            if let Some(first) = self.denied.first_mut() {
+                *first = owner;
+            }
+        } else {
+            self.denied.insert(0, owner);
+            self.owner_set = true;
+        }
         self
+    }
+
+    /// Refuses API tokens for this user too, with the same matching as the site owner.
+    #[must_use]
+    pub fn deny_user(mut self, user: &str) -> Self {
+        self.denied.push(Denied::new(user));
+        self
+    }
+
+    /// [`Error::DeniedUser`] when `user` is the site owner or a denied user.
+    fn check_user(&self, user: &str) -> Result<()> {
+        if identity::any_denies(&self.denied, user) {
+            Err(Error::DeniedUser)
+        } else {
+            Ok(())
+        }
     }
 
     /// Allows an application name (exact, case-sensitive match). Once one is allowed,
@@ -298,6 +359,8 @@ impl ApiPolicy {
 /// What a verified API token says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiClaims {
+    /// The token's id: check it against the server's revocations.
+    pub token_id: ApiTokenId,
     /// The user the token acts for.
     pub user: String,
     /// The application it was issued to (stored inline: verifying allocates only the user name).
@@ -346,15 +409,40 @@ impl ApiToken {
         policy: &ApiPolicy,
         rng: &mut impl CryptoRng,
     ) -> Result<ApiTokenInfo> {
-        user::validate_user_name(&request.un)?;
+        Self::seal(ring, request, now, policy, rng).map(|(info, ..)| info)
+    }
+
+    /// Like [`issue`](Self::issue), and also returns the record a server stores to be
+    /// able to list and revoke the token (its id, user, application and times).
+    pub fn issue_with_record(
+        ring: &KeyRing,
+        request: &ApiTokenRequest,
+        now: OffsetDateTime,
+        policy: &ApiPolicy,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(ApiTokenInfo, ApiTokenRecord)> {
+        let (info, id, issued_at, expires_at) = Self::seal(ring, request, now, policy, rng)?;
+        let record = ApiTokenRecord {
+            id,
+            user: request.un.clone(),
+            app: request.app.clone(),
+            issued_at: timeutil::from_unix(issued_at)?,
+            expires: timeutil::from_unix(expires_at)?,
+        };
+        Ok((info, record))
+    }
+
+    /// The token, its id, and its issue and expiry times in Unix seconds.
+    fn seal(
+        ring: &KeyRing,
+        request: &ApiTokenRequest,
+        now: OffsetDateTime,
+        policy: &ApiPolicy,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(ApiTokenInfo, ApiTokenId, u64, u64)> {
+        identity::validate_new_user_name(&request.un)?;
         validate_app(&request.app)?;
-        if policy
-            .site_owner
-            .as_deref()
-            .is_some_and(|owner| user::names_same_user(&request.un, owner))
-        {
-            return Err(Error::DeniedUser);
-        }
+        policy.check_user(&request.un)?;
         if !policy.applications.is_empty() && !policy.applications.contains(&request.app) {
             return Err(Error::DeniedApplication);
         }
@@ -372,8 +460,9 @@ impl ApiToken {
             .filter(|e| *e <= MAX_UNIX)
             .ok_or(Error::InvalidTime("expiry out of range"))?;
 
+        let id = ApiTokenId::generate(rng);
         let mut buf = [0u8; MAX_PAYLOAD];
-        let n = encode(&mut buf, &request.un, &request.app)?;
+        let n = encode(&mut buf, id, &request.un, &request.app)?;
         let times = Times {
             issued_at,
             expires_at,
@@ -387,15 +476,21 @@ impl ApiToken {
             IvMode::Random(rng),
         );
         buf.zeroize();
-        Ok(ApiTokenInfo {
+        let info = ApiTokenInfo {
             token: token?,
             expires: expires_text(expires_at)?,
-        })
+        };
+        Ok((info, id, issued_at, expires_at))
     }
 
     /// Verifies a user's API token: envelope v1 with purpose `api` (any other purpose,
     /// a device token say, is [`Error::WrongPurpose`]), made by the ring's primary or
     /// backup secret, valid at `now` give or take `leeway`.
+    ///
+    /// It does not know the site owner: a server should call
+    /// [`verify_with_policy`](Self::verify_with_policy), which also refuses a token for
+    /// the owner or a denied user whatever the token says (one minted before the owner
+    /// was configured, say).
     pub fn verify(
         ring: &KeyRing,
         token: &str,
@@ -407,14 +502,44 @@ impl ApiToken {
             if o.expires_at == 0 {
                 return Err(Error::Malformed("API token without expiry"));
             }
-            let (user, app) = decode(o.plaintext)?;
+            let (token_id, user, app) = decode(o.plaintext)?;
             Ok(ApiClaims {
+                token_id,
                 user: user.into(),
                 app: BoundedStr::new(app)?,
                 issued_at: timeutil::from_unix(o.issued_at)?,
                 expires: timeutil::from_unix(o.expires_at)?,
             })
         })
+    }
+
+    /// [`verify`](Self::verify), then the policy's user rule: a token whose user is the
+    /// site owner or a denied user is [`Error::DeniedUser`], whatever the token says.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use fwtoken::{ApiPolicy, ApiToken, ApiTokenRequest, Error, KeyRing, Secret};
+    /// use time::macros::datetime;
+    /// let ring = KeyRing::new(Secret::from_text("site encryption secret from FotoWeb")?);
+    /// let now = datetime!(2026-11-24 10:00:00 UTC);
+    /// // Minted before the owner was configured:
+    /// let request = ApiTokenRequest { un: "SiteOwner".into(), app: "CMS".into(), duration: "PT1H".into() };
+    /// let info = ApiToken::issue(&ring, &request, now, &ApiPolicy::new(), &mut fwtoken::os_rng())?;
+    /// let policy = ApiPolicy::new().site_owner("siteowner");
+    /// let got = ApiToken::verify_with_policy(&ring, &info.token, now, Duration::from_secs(60), &policy);
+    /// assert_eq!(got.unwrap_err(), Error::DeniedUser);
+    /// # Ok::<(), fwtoken::Error>(())
+    /// ```
+    pub fn verify_with_policy(
+        ring: &KeyRing,
+        token: &str,
+        now: OffsetDateTime,
+        leeway: Duration,
+        policy: &ApiPolicy,
+    ) -> Result<Verified<ApiClaims>> {
+        let claims = Self::verify(ring, token, now, leeway)?;
+        policy.check_user(&claims.user)?;
+        Ok(claims)
     }
 }
 
@@ -448,30 +573,33 @@ fn validate_app(app: &str) -> Result<()> {
 
 /// Writes the plaintext into `buf`, returning its length: version, then the user and the
 /// application, each prefixed with its length.
-fn encode(buf: &mut [u8; MAX_PAYLOAD], user: &str, app: &str) -> Result<usize> {
+fn encode(buf: &mut [u8; MAX_PAYLOAD], id: ApiTokenId, user: &str, app: &str) -> Result<usize> {
     let too_long = Error::InvalidArgument("field longer than 255 bytes");
     let mut w = Writer::new(buf, Error::InvalidArgument("payload too long"));
     w.put(&[PAYLOAD_VERSION])?;
+    w.put(&id.to_bytes())?;
     w.put_short(user.as_bytes(), too_long.clone())?;
     w.put_short(app.as_bytes(), too_long)?;
     Ok(w.bytes().len())
 }
 
-/// Reads the plaintext strictly: version, two length-prefixed UTF-8 fields, nothing after.
-fn decode(p: &[u8]) -> Result<(&str, &str)> {
+/// Reads the plaintext strictly: version, token id, two length-prefixed UTF-8 fields,
+/// nothing after.
+fn decode(p: &[u8]) -> Result<(ApiTokenId, &str, &str)> {
     let mut r = Reader::new(p, Error::Malformed("truncated payload"));
     let version = r.u8().map_err(|_| Error::Malformed("empty payload"))?;
     if version != PAYLOAD_VERSION {
         return Err(Error::Malformed("unsupported payload version"));
     }
+    let id = ApiTokenId::from_bytes(r.array::<16>()?);
     let user = r.short()?;
     let app = r.short()?;
     r.finish(Error::Malformed("trailing bytes in payload"))?;
     let user = utf8(user, "user name is not UTF-8")?;
-    user::validate_user_name(user)?;
+    identity::validate_user_name(user)?;
     let app = utf8(app, "application name is not UTF-8")?;
     validate_app(app).map_err(|_| Error::Malformed("invalid application name"))?;
-    Ok((user, app))
+    Ok((id, user, app))
 }
 
 #[cfg(test)]
@@ -486,31 +614,40 @@ mod tests {
 
     #[test]
     fn payload_round_trip_and_strictness() {
+        let id = ApiTokenId::from_bytes([7; 16]);
         let mut buf = [0u8; MAX_PAYLOAD];
-        let n = encode(&mut buf, "alice", "CMS").unwrap();
-        assert_eq!(&buf[..n], b"\x01\x05alice\x03CMS");
-        assert_eq!(decode(&buf[..n]).unwrap(), ("alice", "CMS"));
+        let n = encode(&mut buf, id, "alice", "CMS").unwrap();
+        assert_eq!(
+            &buf[..n],
+            b"\x02\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x05alice\x03CMS"
+        );
+        assert_eq!(decode(&buf[..n]).unwrap(), (id, "alice", "CMS"));
         // Longest names fit exactly.
         let long_user = "u".repeat(MAX_USER_LEN);
         let long_app = "a".repeat(MAX_APP_NAME_LEN);
-        let n = encode(&mut buf, &long_user, &long_app).unwrap();
+        let n = encode(&mut buf, id, &long_user, &long_app).unwrap();
         assert_eq!(n, MAX_PAYLOAD);
         assert_eq!(
             decode(&buf[..n]).unwrap(),
-            (long_user.as_str(), long_app.as_str())
+            (id, long_user.as_str(), long_app.as_str())
         );
 
-        for bad in [
-            &b""[..],
-            b"\x02\x05alice\x03CMS",
-            b"\x01\x05alice\x03CMSx",
-            b"\x01\x05alice\x04CMS",
-            b"\x01\x06alice",
-            b"\x01\x00\x03CMS",
-            b"\x01\x05alice\x00",
-            b"\x01\x05al\xffce\x03CMS",
-            b"\x01\x05a;b=c\x03CMS",
-        ] {
+        let v2 = |rest: &[u8]| [&b"\x02"[..], &[7u8; 16], rest].concat();
+        let cases: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"\x01\x05alice\x03CMS".to_vec(), // version 1: no token id
+            b"\x03\x05alice\x03CMS".to_vec(),
+            b"\x02\x07\x07".to_vec(), // truncated id
+            v2(b"\x05alice\x03CMSx"),
+            v2(b"\x05alice\x04CMS"),
+            v2(b"\x06alice"),
+            v2(b"\x00\x03CMS"),
+            v2(b"\x05alice\x00"),
+            v2(b"\x05al\xffce\x03CMS"),
+            v2(b"\x05a;b=c\x03CMS"),
+        ];
+        for bad in &cases {
+            let bad = bad.as_slice();
             assert!(
                 matches!(
                     decode(bad),

@@ -17,9 +17,7 @@
 //! transmitted), and the plaintext `version 0x01 | id (UTF-8)`.
 
 use alloc::string::String;
-use core::fmt;
 use core::fmt::Write as _;
-use core::str::FromStr;
 use core::time::Duration;
 
 use rand_core::CryptoRng;
@@ -28,10 +26,11 @@ use zeroize::Zeroize;
 
 use crate::envelope::{self, IvMode, Times};
 use crate::error::{Error, Result};
+use crate::id::random_id;
+use crate::identity::{self, MAX_USER_LEN};
 use crate::keyring::{KeyRing, Purpose, Verified};
 use crate::payload::{Reader, Writer, utf8};
 use crate::timeutil::{self, MAX_UNIX};
-use crate::user::{self, MAX_USER_LEN};
 
 /// The name of the session cookie that carries a device token.
 pub const SESSION_COOKIE_NAME: &str = "FWSession";
@@ -45,77 +44,21 @@ const PAYLOAD_VERSION: u8 = 0x01;
 /// version, device id, length byte, the longest user name.
 const MAX_PAYLOAD: usize = 1 + 16 + 1 + MAX_USER_LEN;
 
-/// A device's random 128-bit identifier; shown as 32 lowercase hex characters.
-///
-/// It is not a secret (the device token is), so `Debug` and `Display` show it.
-///
-/// ```
-/// use fwtoken::DeviceId;
-/// let id: DeviceId = "00112233445566778899aabbccddeeff".parse()?;
-/// assert_eq!(id.to_string(), "00112233445566778899aabbccddeeff");
-/// assert!("00112233445566778899AABBCCDDEEFF".parse::<DeviceId>().is_err());
-/// # Ok::<(), fwtoken::Error>(())
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DeviceId([u8; 16]);
-
-impl DeviceId {
-    /// 16 random bytes from `rng`.
-    pub fn generate(rng: &mut impl CryptoRng) -> Self {
-        let mut b = [0u8; 16];
-        rng.fill_bytes(&mut b);
-        Self(b)
-    }
-
-    /// From its 16 bytes.
-    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
-        Self(bytes)
-    }
-
-    /// Its 16 bytes.
-    pub const fn to_bytes(self) -> [u8; 16] {
-        self.0
-    }
-
-    /// Parses exactly 32 lowercase hex characters (the `Display` form).
-    pub fn parse(text: &str) -> Result<Self> {
-        const BAD: Error = Error::InvalidArgument("a device id is 32 lowercase hex characters");
-        let b: &[u8; 32] = text.as_bytes().try_into().map_err(|_| BAD)?;
-        let mut out = [0u8; 16];
-        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
-            let [hi, lo] = pair else { return Err(BAD) };
-            *o = (hex_value(*hi).ok_or(BAD)? << 4) | hex_value(*lo).ok_or(BAD)?;
-        }
-        Ok(Self(out))
-    }
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    }
-}
-
-impl fmt::Display for DeviceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
-impl fmt::Debug for DeviceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DeviceId({self})")
-    }
-}
-
-impl FromStr for DeviceId {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Self::parse(s)
-    }
-}
+random_id!(
+    /// A device's random 128-bit identifier; shown as 32 lowercase hex characters.
+    ///
+    /// It is not a secret (the device token is), so `Debug` and `Display` show it.
+    ///
+    /// ```
+    /// use fwtoken::DeviceId;
+    /// let id: DeviceId = "00112233445566778899aabbccddeeff".parse()?;
+    /// assert_eq!(id.to_string(), "00112233445566778899aabbccddeeff");
+    /// assert!("00112233445566778899AABBCCDDEEFF".parse::<DeviceId>().is_err());
+    /// # Ok::<(), fwtoken::Error>(())
+    /// ```
+    DeviceId,
+    "device id"
+);
 
 /// What a verified device token says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -237,7 +180,7 @@ impl DeviceToken {
         now: OffsetDateTime,
         rng: &mut impl CryptoRng,
     ) -> Result<(String, DeviceRecord)> {
-        user::validate_user_name(user)?;
+        identity::validate_new_user_name(user)?;
         let issued_at = timeutil::unix(now)?;
         let device_id = DeviceId::generate(rng);
         let token = seal_device(ring, device_id, user, issued_at, rng)?;
@@ -274,7 +217,7 @@ impl DeviceToken {
         claims: &DeviceClaims,
         rng: &mut impl CryptoRng,
     ) -> Result<String> {
-        user::validate_user_name(&claims.user)?;
+        identity::validate_user_name(&claims.user)?;
         let issued_at = timeutil::unix(claims.issued_at)?;
         seal_device(ring, claims.device_id, &claims.user, issued_at, rng)
     }
@@ -369,7 +312,7 @@ fn parse_device(issued_at: u64, expires_at: u64, p: &[u8]) -> Result<DeviceClaim
         .map_err(|_| Error::Malformed("wrong user name length"))?;
     r.finish(Error::Malformed("wrong user name length"))?;
     let user = utf8(user, "user name is not UTF-8")?;
-    user::validate_user_name(user)?;
+    identity::validate_user_name(user)?;
     Ok(DeviceClaims {
         device_id: DeviceId(id),
         user: user.into(),
@@ -408,46 +351,64 @@ pub use memory::MemoryRegistry;
 mod memory {
     use alloc::string::String;
     use alloc::vec::Vec;
-    use std::collections::HashMap;
+    use std::collections::{HashMap, HashSet};
     use std::sync::{PoisonError, RwLock};
 
     use super::{DeviceId, DeviceRecord, DeviceRegistry};
     use crate::error::{Error, Result};
-    use crate::user;
+    use crate::identity::{self, SiteDomains};
 
     /// An in-memory [`DeviceRegistry`], safe to share between threads (`Send + Sync`;
-    /// wrap it in an `Arc`). Revoked devices are forgotten.
+    /// wrap it in an `Arc`). It forgets everything when the process ends: for state that
+    /// survives a restart and is shared by several servers, use `fwtoken-store`.
     ///
-    /// Users are grouped case-insensitively (Unicode lower case), so `Alice` and `alice`
-    /// share one cap and one `revoke_user`.
+    /// Users are grouped by [`identity_key`](crate::identity_key): `Alice`, `alice`,
+    /// `ALİCE`, `ａｌｉｃｅ` and `CORP\alice@…` forms that name the same account share one
+    /// cap and one `revoke_user`. With [`with_site_domains`](Self::with_site_domains),
+    /// `alice@corp.example` and `CORP\alice` are also bare `alice`.
+    ///
+    /// A revoked device id stays revoked (a tombstone): registering it again fails and it
+    /// never reads as active again.
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[derive(Debug, Default)]
     pub struct MemoryRegistry {
         inner: RwLock<Inner>,
+        site: SiteDomains,
     }
 
     #[derive(Debug, Default)]
     struct Inner {
         devices: HashMap<DeviceId, DeviceRecord>,
         by_user: HashMap<String, Vec<DeviceId>>,
-    }
-
-    fn user_key(user: &str) -> String {
-        user.to_lowercase()
+        revoked: HashSet<DeviceId>,
     }
 
     impl MemoryRegistry {
-        /// An empty registry.
+        /// An empty registry with no domain of the site's own.
         pub fn new() -> Self {
             Self::default()
         }
 
-        /// The active devices of `user`, oldest registration first.
+        /// An empty registry for a site whose own domains are `site`: a name in one of
+        /// them is the same user as the bare account name.
+        pub fn with_site_domains(site: SiteDomains) -> Self {
+            Self {
+                inner: RwLock::default(),
+                site,
+            }
+        }
+
+        fn key(&self, user: &str) -> String {
+            identity::identity_key(user, &self.site)
+        }
+
+        /// The active devices of `user` (grouped by identity key), oldest registration
+        /// first.
         pub fn devices_of(&self, user: &str) -> Vec<DeviceRecord> {
             let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
             inner
                 .by_user
-                .get(&user_key(user))
+                .get(&self.key(user))
                 .map(|ids| {
                     ids.iter()
                         .filter_map(|id| inner.devices.get(id).cloned())
@@ -474,12 +435,21 @@ mod memory {
     impl DeviceRegistry for MemoryRegistry {
         type Error = Error;
 
+        /// Registering the same record again (a retry after a lost answer) succeeds and
+        /// takes no second slot; another record with a registered or revoked id fails.
         fn register(&self, record: &DeviceRecord, max_per_user: usize) -> Result<()> {
-            user::validate_user_name(&record.user)?;
-            let key = user_key(&record.user);
+            identity::validate_user_name(&record.user)?;
+            let key = self.key(&record.user);
             let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
-            if inner.devices.contains_key(&record.device_id) {
-                return Err(Error::InvalidArgument("device id already registered"));
+            if inner.revoked.contains(&record.device_id) {
+                return Err(Error::InvalidArgument("device id was revoked"));
+            }
+            if let Some(existing) = inner.devices.get(&record.device_id) {
+                return if existing == record {
+                    Ok(())
+                } else {
+                    Err(Error::InvalidArgument("device id already registered"))
+                };
             }
             let held = inner.by_user.get(&key).map_or(0, Vec::len);
             if held >= max_per_user {
@@ -490,12 +460,15 @@ mod memory {
             Ok(())
         }
 
+        /// True when the device was active; revoking an unknown id leaves a tombstone too,
+        /// so it can never be registered later.
         fn revoke(&self, device: &DeviceId) -> Result<bool> {
             let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+            inner.revoked.insert(*device);
             let Some(record) = inner.devices.remove(device) else {
                 return Ok(false);
             };
-            let key = user_key(&record.user);
+            let key = self.key(&record.user);
             if let Some(ids) = inner.by_user.get_mut(&key) {
                 ids.retain(|id| id != device);
                 if ids.is_empty() {
@@ -505,22 +478,22 @@ mod memory {
             Ok(true)
         }
 
+        /// Revokes every active device whose user has the same
+        /// [`identity_key`](crate::identity_key) as `user`.
         fn revoke_user(&self, user: &str) -> Result<usize> {
+            let key = self.key(user);
             let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
-            let ids = inner.by_user.remove(&user_key(user)).unwrap_or_default();
+            let ids = inner.by_user.remove(&key).unwrap_or_default();
             for id in &ids {
                 inner.devices.remove(id);
+                inner.revoked.insert(*id);
             }
             Ok(ids.len())
         }
 
         fn is_active(&self, device: &DeviceId) -> Result<bool> {
-            Ok(self
-                .inner
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .devices
-                .contains_key(device))
+            let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+            Ok(!inner.revoked.contains(device) && inner.devices.contains_key(device))
         }
     }
 }

@@ -21,17 +21,19 @@ mod envelope;
 mod error;
 #[cfg(feature = "fernet")]
 mod fernet;
+mod id;
+mod identity;
 mod keyring;
 mod login;
 mod net;
 mod payload;
 mod secret;
 mod timeutil;
-mod user;
 
 pub use api::{
     API_TOKEN_HEADER, API_TOKEN_INFO_MEDIA_TYPE, API_TOKEN_REQUEST_MEDIA_TYPE, ApiClaims, ApiKey,
-    ApiPolicy, ApiToken, ApiTokenInfo, ApiTokenRequest, MAX_APP_NAME_LEN, api_token_from_headers,
+    ApiPolicy, ApiToken, ApiTokenId, ApiTokenInfo, ApiTokenRecord, ApiTokenRequest,
+    MAX_APP_NAME_LEN, api_token_from_headers,
 };
 pub use bounded::BoundedStr;
 pub use cachelink::{
@@ -56,6 +58,10 @@ pub use fernet::{
     DEFAULT_FERNET_CLOCK_SKEW, FernetKey, FernetMessage, FernetRing, MAX_FERNET_PLAINTEXT,
     MAX_FERNET_TOKEN_CHARS,
 };
+pub use identity::{
+    MAX_USER_LEN, SiteDomains, identity_key, same_account, skeleton, validate_new_user_name,
+    validate_user_name,
+};
 pub use keyring::{KeyRing, KeySlot, Verified};
 pub use login::{
     LoginClaims, LoginFormat, LoginPolicy, LoginToken, LoginTokenBuilder, MAX_FOTOWEB_TOKEN_CHARS,
@@ -64,7 +70,6 @@ pub use login::{
 pub use net::IpNetwork;
 pub use secret::{Fingerprint, MAX_SECRET_LEN, Secret};
 pub use timeutil::{parse_rfc3339_utc, rfc3339};
-pub use user::{MAX_USER_LEN, validate_user_name};
 
 /// Re-export of the `time` crate, whose `OffsetDateTime` every time argument uses.
 pub use time;

@@ -23,11 +23,13 @@ use crate::b64;
 use crate::ct;
 use crate::envelope::{self, IvMode, Times};
 use crate::error::{Error, Result};
+use crate::identity::{self, Denied, MAX_USER_LEN};
 use crate::keyring::{KeyRing, KeySlot, Purpose, Verified};
 use crate::timeutil::{self, StackStr};
-use crate::user::{self, MAX_USER_LEN};
 
-/// Longest FotoWeb login token accepted, in characters; checked before decoding.
+/// Longest FotoWeb login token accepted, in base64 characters once what a URL does to it
+/// is undone (see [`LoginToken::verify_fotoweb`]); checked before decoding, as is the
+/// received text (at most three times this, every character percent-encoded).
 pub const MAX_FOTOWEB_TOKEN_CHARS: usize = 1024;
 /// Longest token text `T` (decoded FotoWeb token).
 const MAX_T: usize = MAX_FOTOWEB_TOKEN_CHARS / 4 * 3;
@@ -73,7 +75,7 @@ pub struct LoginClaims {
 pub struct LoginPolicy {
     leeway: Duration,
     max_lifetime: Duration,
-    denied_users: Vec<String>,
+    denied_users: Vec<Denied>,
 }
 
 impl Default for LoginPolicy {
@@ -107,11 +109,14 @@ impl LoginPolicy {
         self
     }
 
-    /// Refuses tokens for this user, case-insensitively, also in the `user@domain` and
-    /// `domain\user` forms. A FotoWeb server names its site owner here.
+    /// Refuses tokens for this user: any name whose account part has the same skeleton
+    /// ([`same_account`](crate::same_account)), so also `user@any.domain`, `DOMAIN\user`,
+    /// other cases and widths, `ſ`/`ı` spellings and names with invisible characters.
+    /// A FotoWeb server names its site owner here. FotoWeb-format tokens may carry any
+    /// name their generator sends; this check applies the skeleton to all of them.
     #[must_use]
     pub fn deny_user(mut self, user: &str) -> Self {
-        self.denied_users.push(user.into());
+        self.denied_users.push(Denied::new(user));
         self
     }
 
@@ -129,11 +134,7 @@ impl LoginPolicy {
                 max_secs: self.max_lifetime.as_secs(),
             });
         }
-        if self
-            .denied_users
-            .iter()
-            .any(|d| user::names_same_user(user, d))
-        {
+        if identity::any_denies(&self.denied_users, user) {
             return Err(Error::DeniedUser);
         }
         Ok(())
@@ -190,19 +191,30 @@ impl LoginToken {
 
     /// Verifies a FotoWeb-format token: strict parse, MAC with the primary then the
     /// backup (constant-time), then the window with leeway, the lifetime and the denied users.
+    ///
+    /// The token may arrive as FotoWare's PHP generator sends it, appended to the URL
+    /// without percent-encoding (`?lt=` then standard base64), so that a server decoding
+    /// the query form-style turns each `+` into a space; or percent-encoded, as
+    /// [`login_url`] writes it. Before the strict decoding, a space is read as `+` and
+    /// `%2B`, `%2F`, `%3D` (either case) as `+`, `/`, `=`; all three spellings decode to
+    /// the same bytes and the MAC decides. Any other `%`, and anything base64 refuses,
+    /// is still refused.
     pub fn verify_fotoweb(
         ring: &KeyRing,
         token: &str,
         now: OffsetDateTime,
         policy: &LoginPolicy,
     ) -> Result<Verified<LoginClaims>> {
-        if token.len() > MAX_FOTOWEB_TOKEN_CHARS {
+        if token.len() > 3 * MAX_FOTOWEB_TOKEN_CHARS {
             return Err(Error::TooLong {
                 max: MAX_FOTOWEB_TOKEN_CHARS,
             });
         }
         let now = timeutil::unix(now)?;
-        b64::with_decoded::<MAX_T, _>(b64::Dialect::StdPadded, token.as_bytes(), |t| {
+        let mut text = [0u8; MAX_FOTOWEB_TOKEN_CHARS];
+        let n = b64::restore_url_transport(token.as_bytes(), &mut text)?;
+        let text = text.get(..n).unwrap_or_default();
+        b64::with_decoded::<MAX_T, _>(b64::Dialect::StdPadded, text, |t| {
             Self::verify_fotoweb_text(ring, t, now, policy)
         })
     }
@@ -256,7 +268,7 @@ impl LoginToken {
                 };
                 let user = core::str::from_utf8(user)
                     .map_err(|_| Error::Malformed("user name is not UTF-8"))?;
-                user::validate_user_name(user)?;
+                identity::validate_user_name(user)?;
                 policy.check(o.issued_at, o.expires_at, user)?;
                 Ok(LoginClaims {
                     user: user.into(),
@@ -314,7 +326,7 @@ impl LoginTokenBuilder {
     }
 
     fn window(&self, now: OffsetDateTime) -> Result<(OffsetDateTime, OffsetDateTime)> {
-        user::validate_user_name(&self.user)?;
+        identity::validate_new_user_name(&self.user)?;
         let now = now
             .replace_nanosecond(0)
             .map_err(|_| Error::InvalidTime("out of range"))?;
@@ -457,7 +469,7 @@ fn parse_fotoweb(t: &[u8]) -> Result<ParsedFotoWeb<'_>> {
         .ok_or(BAD)?;
     let user =
         core::str::from_utf8(user).map_err(|_| Error::Malformed("user name is not UTF-8"))?;
-    user::validate_user_name(user)?;
+    identity::validate_user_name(user)?;
     let start = timeutil::parse_fotoweb(start).ok_or(Error::Malformed("bad start time"))?;
     let end = timeutil::parse_fotoweb(end).ok_or(Error::Malformed("bad end time"))?;
     Ok(ParsedFotoWeb {

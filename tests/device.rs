@@ -246,13 +246,18 @@ fn registry_cap() {
         reg.register(&record("alice", &mut r), cap),
         Err(Error::DeviceLimit { max: 3 })
     );
-    // A cap of zero allows nothing; a device cannot be registered twice.
+    // A cap of zero allows nothing. Registering the same record again (a retry after a
+    // lost answer) succeeds without a second slot; another record with that id fails.
     assert_eq!(
         reg.register(&record("carol", &mut r), 0),
         Err(Error::DeviceLimit { max: 0 })
     );
+    reg.register(&again, 10).unwrap();
+    assert_eq!(reg.devices_of("alice").len(), 3);
+    let mut impostor = again.clone();
+    impostor.user = "mallory".into();
     assert!(matches!(
-        reg.register(&again, 10),
+        reg.register(&impostor, 10),
         Err(Error::InvalidArgument(_))
     ));
     // The policy's cap is what a server passes.
