@@ -1,2 +1,137 @@
-//! The `fwtoken` command (being moved here from `examples/fwtoken`).
-fn main() {}
+//! `fwtoken`: issue, verify and revoke fwtoken tokens from the command line.
+//!
+//! Secrets come from the environment or a secrets file, never the command line:
+//! `FWTOKEN_SECRET` (primary) and `FWTOKEN_BACKUP_SECRET` (optional), or `--secrets-file
+//! PATH` / `FWTOKEN_SECRETS_FILE`. Exit codes: 0 success, 1 the token or input was refused
+//! (one line on stderr), 2 usage or configuration error.
+//!
+//! ```text
+//! cargo install --path cli
+//! fwtoken secret generate
+//! FWTOKEN_SECRET=... fwtoken login issue --user alice --url https://dam.example.com/fotoweb/
+//! FWTOKEN_SECRET=... fwtoken login verify <TOKEN> --deny-user owner
+//! ```
+
+mod api;
+mod cache;
+mod common;
+mod device;
+mod edge;
+mod fernet;
+mod login;
+mod secret;
+mod secrets_file;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use common::{CliError, CliResult, SecretSource};
+
+const AFTER_HELP: &str = "\
+Secrets: FWTOKEN_SECRET, FWTOKEN_BACKUP_SECRET (environment), or --secrets-file PATH.
+Edgecast keys: FWTOKEN_EDGE_KEY, FWTOKEN_EDGE_BACKUP_KEY. Fernet keys: FWTOKEN_FERNET_KEY,
+FWTOKEN_FERNET_BACKUP_KEY (environment only).
+Durations: ISO 8601 (PT30M) or short forms (30m, 1h, 45s, 2d, 1w). Times: RFC 3339.
+Exit codes: 0 ok, 1 refused, 2 usage or configuration error.";
+
+/// Issue, verify and revoke FotoWeb-style tokens: login, API, device and cache-link tokens,
+/// Edgecast CDN tokens and Fernet.
+#[derive(Parser, Debug)]
+#[command(name = "fwtoken", version, after_help = AFTER_HELP, arg_required_else_help = true)]
+struct Cli {
+    /// A secrets file (`primary = ...`, `backup = ...`; mode 600) instead of
+    /// FWTOKEN_SECRET / FWTOKEN_BACKUP_SECRET.
+    #[arg(long, global = true, env = "FWTOKEN_SECRETS_FILE", value_name = "PATH")]
+    secrets_file: Option<PathBuf>,
+
+    #[command(subcommand)]
+    group: Group,
+}
+
+#[derive(Subcommand, Debug)]
+enum Group {
+    /// Generate a secret, or print the fingerprint of the one configured.
+    #[command(subcommand)]
+    Secret(secret::Cmd),
+    /// FotoWeb login tokens (`lt=`).
+    #[command(subcommand)]
+    Login(login::Cmd),
+    /// API tokens (`FWAPIToken`).
+    #[command(subcommand)]
+    Api(api::Cmd),
+    /// Device tokens (the `FWSession` cookie).
+    #[command(subcommand)]
+    Device(device::Cmd),
+    /// Encrypted cache links.
+    #[command(subcommand)]
+    Cache(cache::Cmd),
+    /// Edgecast token v3 (CDN tokens).
+    #[command(subcommand)]
+    Edge(edge::Cmd),
+    /// Fernet tokens.
+    #[command(subcommand)]
+    Fernet(fernet::Cmd),
+    /// Print a shell completion script to stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// What every command may need besides its own arguments.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Where the site's secrets come from.
+    pub secrets: SecretSource,
+}
+
+fn run(cli: Cli) -> CliResult {
+    let ctx = Ctx {
+        secrets: SecretSource {
+            file: cli.secrets_file,
+        },
+    };
+    match cli.group {
+        Group::Secret(c) => secret::run(c, &ctx),
+        Group::Login(c) => login::run(c, &ctx),
+        Group::Api(c) => api::run(c, &ctx),
+        Group::Device(c) => device::run(c, &ctx),
+        Group::Cache(c) => cache::run(c, &ctx),
+        Group::Edge(c) => edge::run(c),
+        Group::Fernet(c) => fernet::run(c),
+        Group::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "fwtoken", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // clap prints help and the version to stdout with exit 0, and usage errors to stderr
+    // with exit 2.
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Refused(msg)) => {
+            eprintln!("refused: {msg}");
+            ExitCode::from(1)
+        }
+        Err(CliError::Usage(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

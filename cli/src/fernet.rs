@@ -5,19 +5,56 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
+use clap::{Args, Subcommand};
 use fwtoken::{FernetKey, FernetRing};
 
-use crate::common::{Args, CliError, CliResult, parse_duration, usage};
+use crate::common::{CliError, CliResult, now, parse_duration, usage};
 
-pub fn run(args: &[String]) -> CliResult {
-    let (cmd, rest) = crate::common::subcommand(args);
+/// `fwtoken fernet ...`
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Print a new Fernet key.
+    GenerateKey,
+    /// Encrypt stdin; prints the token.
+    Encrypt(Encrypt),
+    /// Decrypt a token; the plaintext goes to stdout.
+    Decrypt(Decrypt),
+}
+
+#[derive(Args, Debug)]
+pub struct Encrypt {
+    /// The current time (RFC 3339) instead of the clock.
+    #[arg(long, value_name = "T")]
+    now: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct Decrypt {
+    /// The Fernet token.
+    #[arg(allow_hyphen_values = true)]
+    token: String,
+    /// Refuse tokens older than this (seconds, or 5m, PT5M).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    ttl: Option<Duration>,
+    /// Accepted clock skew (seconds, or 1m, PT1M).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    clock_skew: Option<Duration>,
+    /// The current time (RFC 3339) instead of the clock.
+    #[arg(long, value_name = "T")]
+    now: Option<String>,
+}
+
+pub fn run(cmd: Cmd) -> CliResult {
     match cmd {
-        "generate-key" => generate_key(rest),
-        "encrypt" => encrypt(rest),
-        "decrypt" => decrypt(rest),
-        other => usage(format!(
-            "unknown command `fernet {other}` (generate-key, encrypt, decrypt)"
-        )),
+        Cmd::GenerateKey => {
+            println!(
+                "{}",
+                FernetKey::generate(&mut fwtoken::os_rng()).expose_base64()
+            );
+            Ok(())
+        }
+        Cmd::Encrypt(a) => encrypt(a),
+        Cmd::Decrypt(a) => decrypt(a),
     }
 }
 
@@ -45,20 +82,9 @@ fn ring_from_env() -> CliResult<FernetRing> {
     }
 }
 
-fn generate_key(args: &[String]) -> CliResult {
-    Args::parse(args, &[], &[])?.no_positional()?;
-    println!(
-        "{}",
-        FernetKey::generate(&mut fwtoken::os_rng()).expose_base64()
-    );
-    Ok(())
-}
-
-fn encrypt(args: &[String]) -> CliResult {
-    let a = Args::parse(args, &[], &["now"])?;
-    a.no_positional()?;
+fn encrypt(a: Encrypt) -> CliResult {
     let ring = ring_from_env()?;
-    let now = a.now()?;
+    let now = now(a.now.as_deref())?;
     let mut plaintext = Vec::new();
     std::io::stdin()
         .read_to_end(&mut plaintext)
@@ -71,26 +97,23 @@ fn encrypt(args: &[String]) -> CliResult {
 }
 
 /// Seconds (`300`) or a duration (`5m`, `PT5M`).
-fn seconds(name: &str, text: &str) -> CliResult<Duration> {
+fn seconds(text: &str) -> Result<Duration, String> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text
             .parse::<u64>()
             .map(Duration::from_secs)
-            .map_err(|_| CliError::Usage(format!("--{name}: too large")));
+            .map_err(|_| "too large".to_string());
     }
-    parse_duration(text).map_err(|e| CliError::Usage(format!("--{name}: {e}")))
+    parse_duration(text)
 }
 
-fn decrypt(args: &[String]) -> CliResult {
-    let a = Args::parse(args, &[], &["ttl", "now", "clock-skew"])?;
-    let token = a.one_positional("TOKEN")?;
+fn decrypt(a: Decrypt) -> CliResult {
     let mut ring = ring_from_env()?;
-    if let Some(s) = a.value("clock-skew")? {
-        ring = ring.with_clock_skew(seconds("clock-skew", s)?);
+    if let Some(s) = a.clock_skew {
+        ring = ring.with_clock_skew(s);
     }
-    let now = a.now()?;
-    let ttl = a.value("ttl")?.map(|t| seconds("ttl", t)).transpose()?;
-    let msg = ring.decrypt(token, now, ttl)?;
+    let now = now(a.now.as_deref())?;
+    let msg = ring.decrypt(&a.token, now, a.ttl)?;
     if msg.needs_reissue() {
         eprintln!("note: decrypted with the backup key; re-encrypt under the primary");
     }

@@ -1,0 +1,139 @@
+//! Shared plumbing: exit codes, secrets from the environment or a secrets file, `--now`,
+//! durations.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fwtoken::time::OffsetDateTime;
+use fwtoken::{KeyRing, Secret};
+
+use crate::secrets_file::SecretsFile;
+
+/// What went wrong, and so which exit code to use.
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad command line or configuration: exit 2.
+    Usage(String),
+    /// The token (or input) was refused: exit 1.
+    Refused(String),
+}
+
+impl From<fwtoken::Error> for CliError {
+    fn from(e: fwtoken::Error) -> Self {
+        CliError::Refused(e.to_string())
+    }
+}
+
+/// The result of a command.
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+/// A usage or configuration error (exit 2).
+pub fn usage<T>(msg: impl Into<String>) -> CliResult<T> {
+    Err(CliError::Usage(msg.into()))
+}
+
+/// Where the site's secrets come from: `--secrets-file` / `FWTOKEN_SECRETS_FILE`, or the
+/// environment (`FWTOKEN_SECRET`, `FWTOKEN_BACKUP_SECRET`).
+#[derive(Clone, Debug, Default)]
+pub struct SecretSource {
+    /// The secrets file, when one was named.
+    pub file: Option<PathBuf>,
+}
+
+impl SecretSource {
+    /// The key ring, from the secrets file or the environment (never both).
+    pub fn ring(&self) -> CliResult<KeyRing> {
+        match &self.file {
+            Some(path) => ring_from_file(path),
+            None => ring_from_env(),
+        }
+    }
+}
+
+fn ring_from_file(path: &Path) -> CliResult<KeyRing> {
+    for var in ["FWTOKEN_SECRET", "FWTOKEN_BACKUP_SECRET"] {
+        if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
+            return usage(format!(
+                "{var} is set and a secrets file is given: use one or the other"
+            ));
+        }
+    }
+    let file = SecretsFile::read(path).map_err(CliError::Usage)?;
+    if file.primary.is_weak() {
+        eprintln!(
+            "warning: the primary secret in the secrets file is weak; use `fwtoken secret generate`"
+        );
+    }
+    file.ring().map_err(CliError::Usage)
+}
+
+/// A secret from an environment variable; `None` when unset.
+pub fn secret_from_env(var: &str) -> CliResult<Option<Secret>> {
+    match std::env::var(var) {
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => usage(format!("{var} is not valid UTF-8")),
+        Ok(text) => {
+            let s = Secret::from_text(&text).map_err(|e| CliError::Usage(format!("{var}: {e}")))?;
+            if s.is_weak() {
+                eprintln!(
+                    "warning: {var} is weak (under 16 bytes or one repeated character); use `fwtoken secret generate`"
+                );
+            }
+            Ok(Some(s))
+        }
+    }
+}
+
+/// The ring from `FWTOKEN_SECRET` and the optional `FWTOKEN_BACKUP_SECRET`.
+pub fn ring_from_env() -> CliResult<KeyRing> {
+    let primary = secret_from_env("FWTOKEN_SECRET")?.ok_or_else(|| {
+        CliError::Usage(
+            "FWTOKEN_SECRET is not set (secrets come from the environment or --secrets-file, never the command line)"
+                .into(),
+        )
+    })?;
+    let ring = KeyRing::new(primary);
+    match secret_from_env("FWTOKEN_BACKUP_SECRET")? {
+        Some(b) => ring
+            .with_backup(b)
+            .map_err(|e| CliError::Usage(format!("FWTOKEN_BACKUP_SECRET: {e}"))),
+        None => Ok(ring),
+    }
+}
+
+/// `--now RFC3339`, or the system clock.
+pub fn now(text: Option<&str>) -> CliResult<OffsetDateTime> {
+    match text {
+        None => Ok(OffsetDateTime::now_utc()),
+        Some(t) => OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| CliError::Usage(format!("--now: not an RFC 3339 time: {t}"))),
+    }
+}
+
+/// ISO 8601 (`PT30M`) or a short form (`30m`, `1h`, `45s`, `2d`, `1w`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    if text.starts_with('P') {
+        return fwtoken::parse_duration(text).map_err(|e| e.to_string());
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or("a duration needs a unit (s, m, h, d, w)")?;
+    let (n, unit) = text.split_at(split);
+    let n: u64 = n.parse().map_err(|_| format!("not a duration: {text}"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("not a duration: {text}")),
+    };
+    n.checked_mul(mult)
+        .map(Duration::from_secs)
+        .ok_or_else(|| "duration overflows".to_string())
+}
+
+/// RFC 3339 UTC text (`2016-03-31T16:12:00Z`).
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    fwtoken::rfc3339(t)
+}

@@ -1,0 +1,545 @@
+//! The installed `fwtoken` binary, run as a user runs it: exit codes, JSON output, `--help`
+//! of every command, completions, and the secrets file.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fwtoken");
+const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const OTHER: &str = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+
+/// The command with a clean environment: no fwtoken variable leaks in from the caller.
+fn cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("FWTOKEN_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = cmd(args);
+    c.envs(env.iter().copied());
+    c.output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert_eq!(code(o), 0, "stderr: {}", stderr(o));
+    serde_json::from_str(stdout(o).trim()).unwrap()
+}
+
+const ENV: &[(&str, &str)] = &[("FWTOKEN_SECRET", SECRET)];
+
+#[test]
+fn login_issue_verify_and_the_documented_exit_codes() {
+    let o = run(
+        &[
+            "login",
+            "issue",
+            "--user",
+            "alice",
+            "--now",
+            "2026-11-24T10:00:00Z",
+        ],
+        ENV,
+    );
+    assert_eq!(code(&o), 0);
+    let token = stdout(&o).trim().to_string();
+    let v = json(&run(
+        &["login", "verify", &token, "--now", "2026-11-24T10:10:00Z"],
+        ENV,
+    ));
+    assert_eq!(v["user"], "alice");
+    assert_eq!(v["key"], "primary");
+    assert_eq!(v["format"], "fotoweb");
+    assert_eq!(v["not_before"], "2026-11-24T09:59:00Z");
+    assert_eq!(v["widgets"], false);
+    // Expired: refused, exit 1, one line on stderr.
+    let o = run(
+        &["login", "verify", &token, "--now", "2026-11-25T10:00:00Z"],
+        ENV,
+    );
+    assert_eq!(code(&o), 1);
+    assert_eq!(stderr(&o).lines().count(), 1);
+    assert!(stderr(&o).starts_with("refused: "));
+    // Usage: the token is missing.
+    assert_eq!(code(&run(&["login", "verify"], ENV)), 2);
+    // Configuration: an empty secret.
+    assert_eq!(
+        code(&run(
+            &["login", "verify", &token],
+            &[("FWTOKEN_SECRET", "")]
+        )),
+        2
+    );
+    // No secret at all.
+    assert_eq!(code(&run(&["login", "verify", &token], &[])), 2);
+    // --deny-user, repeatable.
+    let o = run(
+        &[
+            "login",
+            "verify",
+            &token,
+            "--now",
+            "2026-11-24T10:10:00Z",
+            "--deny-user",
+            "bob",
+            "--deny-user",
+            "ALICE",
+        ],
+        ENV,
+    );
+    assert_eq!(code(&o), 1);
+    // --url prints a login URL.
+    let o = run(
+        &[
+            "login",
+            "issue",
+            "--user",
+            "alice",
+            "--url",
+            "https://dam.example.com/fotoweb/",
+        ],
+        ENV,
+    );
+    assert!(stdout(&o).starts_with("https://dam.example.com/fotoweb/?lt="));
+    // An option given twice, an unknown option, a bad duration: usage errors.
+    assert_eq!(
+        code(&run(&["login", "issue", "--user", "a", "--user", "b"], ENV)),
+        2
+    );
+    assert_eq!(
+        code(&run(&["login", "issue", "--user", "a", "--bogus"], ENV)),
+        2
+    );
+    assert_eq!(
+        code(&run(
+            &["login", "issue", "--user", "a", "--valid-for", "10x"],
+            ENV
+        )),
+        2
+    );
+    assert_eq!(
+        code(&run(
+            &["login", "issue", "--user", "a", "--now", "yesterday"],
+            ENV
+        )),
+        2
+    );
+}
+
+#[test]
+fn api_issue_verify_with_owner_and_denied_users() {
+    let o = run(
+        &[
+            "api",
+            "issue",
+            "--user",
+            "bob",
+            "--app",
+            "CMS",
+            "--duration",
+            "PT1H",
+        ],
+        ENV,
+    );
+    let info = json(&o);
+    let token = info["token"].as_str().unwrap().to_string();
+    assert!(info["expires"].as_str().unwrap().ends_with('Z'));
+    let v = json(&run(&["api", "verify", &token], ENV));
+    assert_eq!(v["user"], "bob");
+    assert_eq!(v["app"], "CMS");
+    assert_eq!(v["key"], "primary");
+    // The owner rule and --deny-user: refused, exit 1.
+    assert_eq!(
+        code(&run(&["api", "verify", &token, "--owner", "BOB"], ENV)),
+        1
+    );
+    assert_eq!(
+        code(&run(
+            &[
+                "api",
+                "verify",
+                &token,
+                "--deny-user",
+                "alice",
+                "--deny-user",
+                "corp\\bob"
+            ],
+            ENV
+        )),
+        1
+    );
+    assert_eq!(
+        code(&run(&["api", "verify", &token, "--owner", "alice"], ENV)),
+        0
+    );
+    // Issuing for the owner is refused; a short duration form works.
+    assert_eq!(
+        code(&run(
+            &[
+                "api",
+                "issue",
+                "--user",
+                "admin",
+                "--app",
+                "x",
+                "--duration",
+                "1h",
+                "--owner",
+                "admin"
+            ],
+            ENV
+        )),
+        1
+    );
+    assert_eq!(
+        code(&run(
+            &[
+                "api",
+                "issue",
+                "--user",
+                "a",
+                "--app",
+                "x",
+                "--duration",
+                "30m"
+            ],
+            ENV
+        )),
+        0
+    );
+    // Another secret: refused.
+    assert_eq!(
+        code(&run(
+            &["api", "verify", &token],
+            &[("FWTOKEN_SECRET", OTHER)]
+        )),
+        1
+    );
+}
+
+#[test]
+fn device_and_cache_commands_print_their_json() {
+    let d = json(&run(
+        &[
+            "device",
+            "issue",
+            "--user",
+            "alice",
+            "--now",
+            "2026-01-01T00:00:00Z",
+        ],
+        ENV,
+    ));
+    let token = d["token"].as_str().unwrap();
+    assert_eq!(d["user"], "alice");
+    assert_eq!(d["issued_at"], "2026-01-01T00:00:00Z");
+    let v = json(&run(&["device", "verify", token], ENV));
+    assert_eq!(v["device_id"], d["device_id"]);
+    assert_eq!(
+        code(&run(
+            &[
+                "device",
+                "verify",
+                token,
+                "--max-age",
+                "1d",
+                "--now",
+                "2026-01-03T00:00:00Z"
+            ],
+            ENV
+        )),
+        1
+    );
+    let o = run(
+        &[
+            "cache",
+            "sign",
+            "--path",
+            "/a/b.tif",
+            "--width",
+            "800",
+            "--format",
+            "jpg",
+            "--client-ip",
+            "203.0.113.0/24",
+        ],
+        ENV,
+    );
+    assert_eq!(code(&o), 0);
+    let link = stdout(&o).trim().to_string();
+    let v = json(&run(
+        &["cache", "open", &link, "--client-ip", "203.0.113.7"],
+        ENV,
+    ));
+    assert_eq!(v["path"], "/a/b.tif");
+    assert_eq!(v["width"], 800);
+    assert_eq!(v["client_ip"], "203.0.113.0/24");
+    assert_eq!(
+        code(&run(
+            &["cache", "open", &link, "--client-ip", "198.51.100.1"],
+            ENV
+        )),
+        1
+    );
+    assert_eq!(
+        code(&run(
+            &["cache", "sign", "--path", "/a", "--width", "big"],
+            ENV
+        )),
+        2
+    );
+}
+
+#[test]
+fn a_token_starting_with_a_hyphen_is_a_token_not_an_option() {
+    // base64url tokens may start with `-`: refused as a token (1), not as usage (2).
+    let o = run(&["device", "verify", "-AQPabc"], ENV);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn edge_and_fernet_round_trips() {
+    let env = &[("FWTOKEN_EDGE_KEY", "EdgePrimaryKey2026")];
+    let o = run(
+        &[
+            "edge",
+            "encrypt",
+            "--params",
+            "ec_expire=4102444800&ec_url_allow=/videos/",
+        ],
+        env,
+    );
+    assert_eq!(code(&o), 0);
+    let token = stdout(&o).trim().to_string();
+    let v = json(&run(&["edge", "decrypt", &token], env));
+    assert_eq!(v["key"], "primary");
+    let ok = run(
+        &[
+            "edge",
+            "check",
+            &token,
+            "--client-ip",
+            "203.0.113.7",
+            "--host",
+            "cdn.example.com",
+            "--path",
+            "/videos/a.mp4",
+        ],
+        env,
+    );
+    assert_eq!(json(&ok)["allowed"], true);
+    let no = run(
+        &[
+            "edge",
+            "check",
+            &token,
+            "--client-ip",
+            "203.0.113.7",
+            "--host",
+            "cdn.example.com",
+            "--path",
+            "/private/a.mp4",
+        ],
+        env,
+    );
+    assert_eq!(code(&no), 1);
+    assert_eq!(
+        code(&run(
+            &[
+                "edge",
+                "encrypt",
+                "--params",
+                "ec_expire=1",
+                "--url-allow",
+                "/a"
+            ],
+            env
+        )),
+        2
+    );
+
+    let key = stdout(&run(&["fernet", "generate-key"], &[]))
+        .trim()
+        .to_string();
+    let env = [("FWTOKEN_FERNET_KEY", key.as_str())];
+    let mut child = cmd(&["fernet", "encrypt"])
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hello").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 0);
+    let token = stdout(&o).trim().to_string();
+    let o = run(&["fernet", "decrypt", &token, "--ttl", "300"], &env);
+    assert_eq!(o.stdout, b"hello");
+}
+
+/// The subcommands listed under `Commands:` in a help text.
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .filter(|c| c != "help")
+        .collect()
+}
+
+#[test]
+fn help_of_every_command_exits_0_and_version_prints_the_version() {
+    let mut todo = vec![Vec::<String>::new()];
+    let mut seen = 0;
+    while let Some(path) = todo.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let o = run(&args, &[]);
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        let help = stdout(&o);
+        assert!(help.contains("Usage: fwtoken"), "{args:?}");
+        seen += 1;
+        for sub in subcommands(&help) {
+            let mut p = path.clone();
+            p.push(sub);
+            todo.push(p);
+        }
+    }
+    // The root, 8 groups (completions among them) and 16 commands under them.
+    assert!(seen >= 25, "only {seen} commands have help");
+    let o = run(&["--version"], &[]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(
+        stdout(&o).trim(),
+        format!("fwtoken {}", env!("CARGO_PKG_VERSION"))
+    );
+    // No command at all: usage, exit 2.
+    assert_eq!(code(&run(&[], &[])), 2);
+    assert_eq!(code(&run(&["nonsense"], &[])), 2);
+}
+
+#[test]
+fn completions_generate_for_bash_zsh_and_fish() {
+    for (shell, marker) in [
+        ("bash", "_fwtoken()"),
+        ("zsh", "#compdef fwtoken"),
+        ("fish", "complete -c fwtoken"),
+    ] {
+        let o = run(&["completions", shell], &[]);
+        assert_eq!(code(&o), 0, "{shell}");
+        let text = stdout(&o);
+        assert!(text.contains(marker), "{shell}");
+        assert!(text.contains("login"), "{shell}");
+    }
+    assert_eq!(code(&run(&["completions", "tcsh"], &[])), 2);
+}
+
+fn write_secrets(dir: &Path, text: &str, mode: u32) -> std::path::PathBuf {
+    let path = dir.join("secrets");
+    std::fs::write(&path, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    path
+}
+
+#[test]
+fn the_secrets_file_replaces_the_environment_and_must_be_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_secrets(
+        dir.path(),
+        &format!("# the site's secrets\nprimary = {OTHER}\nbackup = {SECRET}\n"),
+        0o600,
+    );
+    let p = path.to_str().unwrap();
+    // A token made under SECRET (now the backup) verifies with key "backup".
+    let token = stdout(&run(&["device", "issue", "--user", "alice"], ENV));
+    let token: serde_json::Value = serde_json::from_str(token.trim()).unwrap();
+    let token = token["token"].as_str().unwrap();
+    let v = json(&run(&["device", "verify", token, "--secrets-file", p], &[]));
+    assert_eq!(v["key"], "backup");
+    // The same through FWTOKEN_SECRETS_FILE, and the option before the group.
+    let v = json(&run(
+        &["device", "verify", token],
+        &[("FWTOKEN_SECRETS_FILE", p)],
+    ));
+    assert_eq!(v["key"], "backup");
+    let v = json(&run(&["--secrets-file", p, "device", "verify", token], &[]));
+    assert_eq!(v["key"], "backup");
+    // Both the file and FWTOKEN_SECRET: a configuration error.
+    assert_eq!(
+        code(&run(&["device", "verify", token, "--secrets-file", p], ENV)),
+        2
+    );
+    // Readable by others: refused with exit 2, and the secret never printed.
+    #[cfg(unix)]
+    {
+        let open = write_secrets(dir.path(), &format!("primary = {OTHER}\n"), 0o644);
+        let o = run(
+            &[
+                "secret",
+                "fingerprint",
+                "--secrets-file",
+                open.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(code(&o), 2);
+        assert!(stderr(&o).contains("too open"), "{}", stderr(&o));
+        assert!(!stderr(&o).contains(OTHER));
+    }
+    // A malformed file: the line number, never its text.
+    let bad = write_secrets(dir.path(), &format!("{OTHER}\n"), 0o600);
+    let o = run(
+        &[
+            "secret",
+            "fingerprint",
+            "--secrets-file",
+            bad.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("line 1"));
+    assert!(!stderr(&o).contains(OTHER));
+    // A missing file.
+    assert_eq!(
+        code(&run(
+            &[
+                "secret",
+                "fingerprint",
+                "--secrets-file",
+                "/nonexistent/fwtoken"
+            ],
+            &[]
+        )),
+        2
+    );
+}
