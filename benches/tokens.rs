@@ -329,6 +329,17 @@ fn fotoweb(c: &mut Criterion) {
     g.bench_function("fwtoken-fotoweb", |b| {
         b.iter(|| LoginToken::verify(&ring, black_box(&fw), now(), &policy).unwrap())
     });
+    // The same without a denied user: what the identity check costs on an ASCII name.
+    let no_deny = LoginPolicy::new();
+    g.bench_function("fwtoken-fotoweb-no-deny", |b| {
+        b.iter(|| LoginToken::verify(&ring, black_box(&fw), now(), &no_deny).unwrap())
+    });
+    let fw_unicode = LoginToken::builder("J\u{f8}rgen \u{d8}deg\u{e5}rd@example.com")
+        .issue(&ring, now())
+        .unwrap();
+    g.bench_function("fwtoken-fotoweb-non-ascii", |b| {
+        b.iter(|| LoginToken::verify(&ring, black_box(&fw_unicode), now(), &policy).unwrap())
+    });
     g.bench_function("fwtoken-sealed", |b| {
         b.iter(|| LoginToken::verify(&ring, black_box(&sealed), now(), &policy).unwrap())
     });
@@ -388,9 +399,26 @@ fn fotoweb(c: &mut Criterion) {
     g.finish();
 }
 
+/// The identity comparison on its own: the skeleton of a name and a refusal check.
+fn identity(c: &mut Criterion) {
+    let mut g = c.benchmark_group("identity");
+    for (label, name) in [
+        ("ascii", "Alice.Example@corp.example"),
+        ("non-ascii", "J\u{f8}rgen \u{d8}deg\u{e5}rd@corp.example"),
+    ] {
+        g.bench_function(format!("skeleton-{label}"), |b| {
+            b.iter(|| fwtoken::skeleton(black_box(name)))
+        });
+        g.bench_function(format!("same_account-{label}"), |b| {
+            b.iter(|| fwtoken::same_account(black_box(name), black_box("siteowner")))
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
-    targets = fernet, edgecast, sealed, fotoweb
+    targets = fernet, edgecast, sealed, fotoweb, identity
 }
 criterion_main!(benches);

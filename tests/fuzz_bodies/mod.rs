@@ -224,6 +224,36 @@ pub fn duration(data: &[u8]) {
     }
 }
 
+/// Identity: no panic; the skeleton is idempotent; equal skeletons are symmetric and give
+/// the same identity key and the same refusals; a name that passes the issue-time check
+/// has a non-empty skeleton.
+pub fn identity(data: &[u8]) {
+    let Some(t) = text(data) else { return };
+    // Two names: the input split at its first NUL (or the input and its upper case).
+    let (a, b) = match t.split_once('\0') {
+        Some((a, b)) => (a.to_owned(), b.to_owned()),
+        None => (t.to_owned(), t.to_uppercase()),
+    };
+    let sa = fwtoken::skeleton(&a).into_owned();
+    let sb = fwtoken::skeleton(&b).into_owned();
+    assert_eq!(fwtoken::skeleton(&sa), sa.as_str(), "not idempotent: {a:?}");
+    assert_eq!(fwtoken::skeleton(&sb), sb.as_str(), "not idempotent: {b:?}");
+    assert_eq!(
+        fwtoken::same_account(&a, &b),
+        fwtoken::same_account(&b, &a),
+        "not symmetric: {a:?} {b:?}"
+    );
+    let site = fwtoken::SiteDomains::new().with("corp.example").with("corp");
+    if sa == sb {
+        assert!(fwtoken::same_account(&a, &b), "{a:?} {b:?}");
+        assert_eq!(fwtoken::identity_key(&a, &site), fwtoken::identity_key(&b, &site));
+    }
+    assert!(fwtoken::same_account(&a, &a), "{a:?}");
+    if fwtoken::validate_new_user_name(&a).is_ok() {
+        assert!(!sa.is_empty(), "{a:?}");
+    }
+}
+
 // ---- API and device tokens, cookies, client-bound ids ---------------------------------
 
 fn api_tokens() -> &'static [String] {
@@ -577,6 +607,7 @@ pub const TARGETS: &[Target] = &[
     ("login_sealed", login_sealed),
     ("secret_from_text", secret_from_text),
     ("duration", duration),
+    ("identity", identity),
     ("api_token", api_token),
     ("device_token", device_token),
     ("session_cookie", session_cookie),
@@ -625,6 +656,20 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             "P",
             "PT",
             "PT18446744073709551615S",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect(),
+        "identity" => [
+            "siteowner",
+            "S\u{0130}TEOWNER\0\u{017F}\u{0131}teowner",
+            "CORP\\Alice\0alice@corp.example",
+            "\u{FF53}ite\u{00AD}owner \0siteowner",
+            "Jose\u{0301}\0Jos\u{00E9}",
+            "\u{1D42C}\u{200B}@\u{FF3C}\0x",
+            "\u{FFA0}\u{1D6A4}\u{3164}",
+            "\u{0345}\u{0399}\u{03B9}\u{1FBE}",
+            "\u{FB00}\u{FB03}\u{00DF}\u{1E9E}",
         ]
         .iter()
         .map(|s| s.as_bytes().to_vec())
