@@ -595,3 +595,48 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_published_api_vector_verifies_with_its_token_id() {
+    // tests/vectors/envelope-v1.json, case `api`: payload v2 sealed by generate.py.
+    let doc: serde_json::Value =
+        serde_json::from_str(include_str!("vectors/envelope-v1.json")).unwrap();
+    let ring = KeyRing::new(Secret::from_text(doc["secret"].as_str().unwrap()).unwrap());
+    let case = doc["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["purpose"] == "api")
+        .unwrap();
+    let token = case["token"].as_str().unwrap();
+    let now = OffsetDateTime::from_unix_timestamp(1_764_000_000).unwrap();
+    let claims = ApiToken::verify(&ring, token, now, Duration::ZERO).unwrap();
+    assert_eq!(
+        claims.token_id.to_string(),
+        "101112131415161718191a1b1c1d1e1f"
+    );
+    assert_eq!(
+        (claims.user.as_str(), claims.app.as_str()),
+        ("alice", "CMS")
+    );
+    assert_eq!(claims.expires.unix_timestamp(), 1_764_604_800);
+}
+
+#[test]
+fn every_issued_token_has_its_own_id_and_the_record_matches_the_claims() {
+    let ring = ring();
+    let mut r = ChaCha20Rng::seed_from_u64(12);
+    let request = ApiTokenRequest::new("alice", "CMS", Duration::from_secs(3600));
+    let now = datetime!(2026-11-24 10:00:00 UTC);
+    let (a, rec) =
+        ApiToken::issue_with_record(&ring, &request, now, &ApiPolicy::new(), &mut r).unwrap();
+    let (b, _) =
+        ApiToken::issue_with_record(&ring, &request, now, &ApiPolicy::new(), &mut r).unwrap();
+    let ca = ApiToken::verify(&ring, &a.token, now, Duration::ZERO).unwrap();
+    let cb = ApiToken::verify(&ring, &b.token, now, Duration::ZERO).unwrap();
+    assert_ne!(ca.token_id, cb.token_id);
+    assert_eq!(rec.id, ca.token_id);
+    assert_eq!((rec.user.as_str(), rec.app.as_str()), ("alice", "CMS"));
+    assert_eq!((rec.issued_at, rec.expires), (ca.issued_at, ca.expires));
+    assert_eq!(a.expires_at().unwrap(), rec.expires);
+}

@@ -69,7 +69,8 @@ def envelope_vectors():
     secret = "fwtoken-envelope-vector-secret-0001"
     cases = [
         ("login", 1764000000, 1764001800, b"\x00alice", b"", bytes(range(16))),
-        ("api", 1764000000, 1764604800, b"example payload for api", b"", bytes([0xA5] * 16)),
+        # An API token payload v2: version, token id, user "alice", application "CMS".
+        ("api", 1764000000, 1764604800, b"\x02" + bytes(range(0x10, 0x20)) + b"\x05alice\x03CMS", b"", bytes([0xA5] * 16)),
         ("device", 1764000000, 0, bytes(range(40)), b"", bytes(range(16, 32))),
         ("image-id", 1764000000, 0, b"image-42", bytes(range(16)), bytes([7] * 16)),
         ("cache", 0, 1764003600, b"deterministic cache link", b"", None),
