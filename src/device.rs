@@ -322,9 +322,16 @@ fn parse_device(issued_at: u64, expires_at: u64, p: &[u8]) -> Result<DeviceClaim
 
 /// Where a server keeps the device ids it issued, and which are still active.
 ///
-/// Implement it over your own store (a database table keyed by device id, with an index
-/// on the user); [`MemoryRegistry`] is an in-memory implementation. A device id that was
-/// never registered is not active, so a lost registry fails closed.
+/// Implement it over your own store, or use `fwtoken-store` (SQLite or PostgreSQL, shared
+/// by several servers, surviving restarts); [`MemoryRegistry`] is an in-memory
+/// implementation for tests and demos. The rules every implementation keeps:
+///
+/// - users are grouped by [`identity_key`](crate::identity_key) (one cap and one
+///   `revoke_user` for every spelling of an account);
+/// - a device id that was never registered is not active, so a lost registry fails closed;
+/// - a revoked device id stays revoked (a tombstone): it is never registered or active
+///   again;
+/// - registering the same record twice (a retry) succeeds without taking a second slot.
 pub trait DeviceRegistry {
     /// The error type; reaching the cap should be reported as [`Error::DeviceLimit`].
     type Error: From<Error>;
@@ -334,10 +341,11 @@ pub trait DeviceRegistry {
     /// nothing. Check and insert happen atomically.
     fn register(&self, record: &DeviceRecord, max_per_user: usize) -> Result<(), Self::Error>;
 
-    /// Revokes one device; true when it was active.
+    /// Revokes one device; true when it was active, false when it was not (already
+    /// revoked, or unknown: an unknown id is then remembered as revoked too).
     fn revoke(&self, device: &DeviceId) -> Result<bool, Self::Error>;
 
-    /// Revokes every device of `user`; returns how many were active.
+    /// Revokes every device of the account `user` names; returns how many were active.
     fn revoke_user(&self, user: &str) -> Result<usize, Self::Error>;
 
     /// True when the device is registered and not revoked.
