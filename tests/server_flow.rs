@@ -35,6 +35,8 @@ use app::{AppState, Config, Log, UserTable};
 const SECRET: &str = "the site's encryption secret for the server test";
 const API_KEY: &str = "the site's full API key for the server test";
 const OWNER: &str = "siteowner";
+/// The site's public name, what `/edge/` host rules are checked against.
+const PUBLIC_HOST: &str = "media.example.com";
 const ALICE_PASSWORD: &str = "correct horse battery staple";
 const BOB_PASSWORD: &str = "Tr0ub4dor&3";
 /// Low PBKDF2 cost: the test logs in a few times in a debug build.
@@ -64,6 +66,7 @@ async fn start(trust_proxy: bool) -> Server {
         users,
         edge: EdgeKeyRing::new(EdgeKey::new("EdgePrimaryKey2026").unwrap()),
         trust_proxy,
+        public_host: PUBLIC_HOST.into(),
     };
     let state = AppState::new(config, Log::capturing());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -679,9 +682,8 @@ async fn cache_links_survive_a_rotation_until_the_backup_is_retired() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[CONTENT_TYPE], "image/png");
     assert!(response.headers().get("x-reissue").is_none());
-    // Up to the link's expiry: one hour, rounded up to the end of its one-hour bucket.
-    let age = max_age(&response);
-    assert!(age > 3500 && age <= 7200, "{age}");
+    // Bound to the client: never kept by a shared cache.
+    assert_eq!(response.headers()["cache-control"], "private, no-store");
     assert_eq!(png_size(&response.bytes().await.unwrap()), (64, 48));
 
     // Rotate on the running server: the same URL still answers, flagged for re-issue.
@@ -742,12 +744,24 @@ async fn cache_links_survive_a_rotation_until_the_backup_is_retired() {
     assert_eq!(forged.status(), StatusCode::NOT_FOUND);
     assert!(server.logged("cache", "client-not-allowed"));
 
-    // A link without an expiry is cached for a year; only PNG renditions are served.
+    // Not bound: public, up to the link's expiry (one hour, rounded up to the end of its
+    // one-hour bucket).
+    let public = CacheLink::new("/c.tif")
+        .format("png")
+        .width(4)
+        .expires_in(now, Duration::from_secs(3600))
+        .unwrap();
+    let response = server.get(&signer.path(&public, now).unwrap()).await;
+    let age = max_age(&response);
+    assert!(age > 3500 && age <= 7200, "{age}");
+
+    // A link without an expiry is cached at most a day; only PNG renditions are served.
     let forever = signer
         .path(&CacheLink::new("/b.tif").width(10).format("png"), now)
         .unwrap();
     let response = server.get(&forever).await;
-    assert_eq!(max_age(&response), app::MAX_AGE_NO_EXPIRY);
+    assert_eq!(max_age(&response), app::MAX_AGE_CAP);
+    assert_eq!(app::MAX_AGE_CAP, 86_400);
     assert_eq!(png_size(&response.bytes().await.unwrap()), (10, 10));
     let jpeg = signer
         .path(&CacheLink::new("/b.tif").format("jpg"), now)
@@ -1000,4 +1014,157 @@ async fn two_hundred_concurrent_requests_from_eight_clients() {
     assert_eq!(correct, TASKS * PER_TASK);
     // Nothing was refused, so nothing was logged.
     assert_eq!(server.log(), Vec::<String>::new());
+}
+
+/// One request written by hand, so the path reaches the server exactly as given (an HTTP
+/// client library would normalize `%2e%2e` away); the status code.
+async fn raw_get(base: &str, path: &str, host: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.strip_prefix("http://").unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    answer.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_rules_see_the_public_host_and_a_normalized_path() {
+    let mut server = start(false).await;
+    let now = Server::now();
+    let mut rng = rng();
+    let ring = server.state.edge_ring();
+    let mut token = |b: fwtoken::EdgeParamsBuilder| {
+        let params = b
+            .expires_at(now + Duration::from_secs(3600))
+            .build()
+            .unwrap();
+        ring.encrypt_params(&params, &mut rng).unwrap()
+    };
+    let demo = token(EdgeParams::builder().url_allow("/edge/demo/"));
+    let public = token(EdgeParams::builder().host_allow(PUBLIC_HOST));
+    let spoofed = token(EdgeParams::builder().host_allow("evil.example"));
+    let denied = token(EdgeParams::builder().host_deny(PUBLIC_HOST));
+    server
+        .secrets
+        .extend([&demo, &public, &spoofed, &denied].map(|t| t.to_string()));
+    let base = server.base.clone();
+    let get = |path: String, host: &'static str| {
+        let base = base.clone();
+        async move { raw_get(&base, &path, host).await }
+    };
+
+    // The path, decoded once: plain and encoded-space paths pass.
+    assert_eq!(
+        get(format!("/edge/demo/a.mp4?token={demo}"), PUBLIC_HOST).await,
+        200
+    );
+    let spaced = server
+        .get(&format!("/edge/demo/intro%20clip.mp4?token={demo}"))
+        .await;
+    assert_eq!(spaced.status(), StatusCode::OK);
+    assert_eq!(
+        spaced.text().await.unwrap(),
+        "edge content for /edge/demo/intro clip.mp4\n"
+    );
+    // An encoded `/` or `\`, or a dot segment (raw or encoded), would let a prefix rule
+    // allow another directory: refused (these were answered 200 before the fix).
+    for (path, kind) in [
+        ("/edge/demo/..%2Fprivate/x", "encoded-separator"),
+        ("/edge/demo/..%2fprivate/x", "encoded-separator"),
+        ("/edge/demo/..%5Cprivate/x", "encoded-separator"),
+        ("/edge/demo/%2e%2e/private/x", "dot-segment"),
+        ("/edge/demo/%2E%2E/private/x", "dot-segment"),
+        ("/edge/demo/../private/x", "dot-segment"),
+        ("/edge/demo/./x", "dot-segment"),
+        ("/edge/demo/%zz", "bad-percent-encoding"),
+        ("/edge/demo/%ff", "not-utf8"),
+        ("/edge/demo/a%00b", "control-character"),
+    ] {
+        assert_eq!(
+            get(format!("{path}?token={demo}"), PUBLIC_HOST).await,
+            403,
+            "{path}"
+        );
+        assert!(server.logged("edge", kind), "{path}: {kind}");
+    }
+    // Host rules see the configured public host, never the Host header (these were
+    // decided by the header before the fix).
+    assert_eq!(
+        get(format!("/edge/a.mp4?token={public}"), "evil.example").await,
+        200
+    );
+    assert_eq!(
+        get(format!("/edge/a.mp4?token={spoofed}"), "evil.example").await,
+        403
+    );
+    assert!(server.logged("edge", "ec_host_allow"));
+    assert_eq!(
+        get(format!("/edge/a.mp4?token={denied}"), "evil.example").await,
+        403
+    );
+    assert!(server.logged("edge", "ec_host_deny"));
+    server.assert_log_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_cookies_of_two_devices_are_refused_as_ambiguous() {
+    let mut server = start(false).await;
+    let alice = server.session("alice").await;
+    let planted = server.session("mallory").await;
+    let alice_again = server.session("alice").await;
+    // One cookie, or the same device twice, or beside a cookie that does not verify: fine.
+    assert_eq!(server.me_with_cookie(&alice).await.status(), StatusCode::OK);
+    let twice = format!("{alice}; {alice}");
+    assert_eq!(server.me_with_cookie(&twice).await.status(), StatusCode::OK);
+    let with_junk = format!("FWSession=not-a-token; {alice}");
+    let me = json(server.me_with_cookie(&with_junk).await).await;
+    assert_eq!(me["user"], "alice");
+    // Two cookies that verify to different devices (a sibling subdomain planted one):
+    // refused whatever their order, also two devices of the same user (before the fix
+    // the first that verified won).
+    for pair in [
+        format!("{planted}; {alice}"),
+        format!("{alice}; {planted}"),
+        format!("{alice}; {alice_again}"),
+    ] {
+        assert_eq!(
+            server.me_with_cookie(&pair).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let two_headers = server
+        .http
+        .get(server.url("/fotoweb/me"))
+        .header(COOKIE, &planted)
+        .header(COOKIE, &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(two_headers.status(), StatusCode::UNAUTHORIZED);
+    assert!(server.logged("me", "ambiguous-session"));
+    server.assert_log_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_token_for_the_owner_is_refused_on_every_request() {
+    let mut server = start(false).await;
+    // Minted with the site's secret before the owner was configured (or by another tool):
+    // the token itself verifies, the owner rule refuses it on every request.
+    let request = ApiTokenRequest::new("SiteOwner", "CMS", Duration::from_secs(600));
+    let info = fwtoken::ApiToken::issue(
+        &server.state.ring(),
+        &request,
+        Server::now(),
+        &fwtoken::ApiPolicy::new(),
+        &mut rng(),
+    )
+    .unwrap();
+    server.secrets.push(info.token.clone());
+    let response = server.me_with_api_token(&info.token).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(server.logged("me", "denied-user"));
+    server.assert_log_clean();
 }

@@ -107,18 +107,18 @@ fn verify(a: Verify, ctx: &Ctx) -> CliResult {
     let ring = ctx.secrets.ring()?;
     let now = now(a.now.as_deref())?;
     let leeway = a.leeway.unwrap_or(Duration::from_secs(60));
-    let v = ApiToken::verify(&ring, &a.token, now, leeway)?;
-    let refused = a
-        .owner
-        .iter()
-        .chain(&a.deny_user)
-        .any(|denied| fwtoken::same_account(&v.user, denied));
-    if refused {
-        return Err(fwtoken::Error::DeniedUser.into());
+    let mut policy = ApiPolicy::new();
+    if let Some(owner) = &a.owner {
+        policy = policy.site_owner(owner);
     }
+    for u in &a.deny_user {
+        policy = policy.deny_user(u);
+    }
+    let v = ApiToken::verify_with_policy(&ring, &a.token, now, leeway, &policy)?;
     let out = json!({
         "user": v.user,
         "app": v.app.as_str(),
+        "id": v.token_id.to_string(),
         "issued_at": rfc3339(v.issued_at),
         "expires": rfc3339(v.expires),
         "key": v.slot().as_str(),

@@ -35,9 +35,10 @@ use fwtoken::rand_core::CryptoRng;
 use fwtoken::time::OffsetDateTime;
 use fwtoken::{
     API_TOKEN_HEADER, API_TOKEN_INFO_MEDIA_TYPE, API_TOKEN_REQUEST_MEDIA_TYPE, ApiKey, ApiPolicy,
-    ApiToken, ApiTokenRequest, CacheLink, CacheLinkSigner, DeviceId, DevicePolicy, DeviceRegistry,
-    DeviceToken, EdgeKey, EdgeKeyRing, EdgeProto, EdgeRequest, Error, KeyRing, LoginPolicy,
-    LoginToken, MemoryRegistry, Secret, SessionCookie, api_token_from_headers,
+    ApiToken, ApiTokenRequest, CacheLink, CacheLinkSigner, DeviceClaims, DeviceId, DevicePolicy,
+    DeviceRegistry, DeviceToken, EdgeKey, EdgeKeyRing, EdgeProto, EdgeRequest, Error, KeyRing,
+    LoginPolicy, LoginToken, MemoryRegistry, Secret, SessionCookie, Verified,
+    api_token_from_headers,
 };
 use serde::Deserialize;
 use sha2::Sha256;
@@ -55,8 +56,13 @@ pub const MAX_BODY: usize = 16 * 1024;
 pub const DEFAULT_PREVIEW_SIDE: u16 = 256;
 /// Most pixels a generated preview may have (a 4096 × 4096 grey image is 16 MiB).
 pub const MAX_PREVIEW_PIXELS: u32 = 4096 * 4096;
-/// `Cache-Control` max-age for a link without an expiry: one year.
-pub const MAX_AGE_NO_EXPIRY: u64 = 365 * 86_400;
+/// Longest `Cache-Control: max-age` of a cache link, also for a link without an expiry:
+/// one day, so a shared cache stops serving a link at most a day after its secret was
+/// retired.
+pub const MAX_AGE_CAP: u64 = 86_400;
+/// `Cache-Control` of a link bound to a client address or network: a shared cache (a CDN,
+/// a corporate proxy) must not answer anyone else with it.
+pub const CLIENT_BOUND_CACHE_CONTROL: &str = "private, no-store";
 /// How many `FWSession` values of one request are tried (a client may hold several,
 /// set for different paths); more is not an honest client.
 const MAX_SESSION_COOKIES: usize = 4;
@@ -246,18 +252,22 @@ pub struct Config {
     /// Take the client address from the last `X-Forwarded-For` entry and the protocol
     /// from `X-Forwarded-Proto` (only behind a proxy that sets them).
     pub trust_proxy: bool,
+    /// The host name `/edge/` rules (`ec_host_allow`, `ec_host_deny`) are evaluated
+    /// against: the site's public name, never the request's `Host` header.
+    pub public_host: String,
 }
 
 struct Shared {
     ring: RwLock<Arc<KeyRing>>,
     edge: RwLock<Arc<EdgeKeyRing>>,
-    api_key: Option<ApiKey>,
+    api_key: RwLock<Option<Arc<ApiKey>>>,
     users: UserTable,
     devices: MemoryRegistry,
     login_policy: LoginPolicy,
     api_policy: ApiPolicy,
     device_policy: DevicePolicy,
     trust_proxy: bool,
+    public_host: String,
     log: Log,
 }
 
@@ -278,7 +288,7 @@ impl AppState {
         Self(Arc::new(Shared {
             ring: RwLock::new(Arc::new(config.ring)),
             edge: RwLock::new(Arc::new(config.edge)),
-            api_key: config.api_key,
+            api_key: RwLock::new(config.api_key.map(Arc::new)),
             users: config.users,
             devices: MemoryRegistry::new(),
             login_policy,
@@ -287,6 +297,7 @@ impl AppState {
                 .leeway(LEEWAY)
                 .max_devices_per_user(MAX_DEVICES_PER_USER),
             trust_proxy: config.trust_proxy,
+            public_host: config.public_host,
             log,
         }))
     }
@@ -308,6 +319,19 @@ impl AppState {
         let mut ring = self.0.ring.write().unwrap_or_else(PoisonError::into_inner);
         *ring = Arc::new(KeyRing::clone(&ring).rotate(new_primary)?);
         Ok(())
+    }
+
+    /// Replaces the whole ring (and the full API key) at once, as read from a secrets
+    /// file: what `SIGHUP` does. Requests in flight keep the snapshot they took.
+    pub fn replace_secrets(&self, ring: KeyRing, api_key: Option<ApiKey>) {
+        let mut r = self.0.ring.write().unwrap_or_else(PoisonError::into_inner);
+        let mut k = self
+            .0
+            .api_key
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        *r = Arc::new(ring);
+        *k = api_key.map(Arc::new);
     }
 
     /// Drops the backup secret: everything issued under it is refused from now on.
@@ -416,10 +440,18 @@ fn authenticate(
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
     if let Some(token) = presented {
-        if s.api_key.as_ref().is_some_and(|k| k.verify_header(token)) {
+        let api_key = s
+            .api_key
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if api_key.is_some_and(|k| k.verify_header(token)) {
             return Ok(Caller::Admin);
         }
-        let claims = ApiToken::verify(&ring, token, now, LEEWAY).map_err(|e| error_kind(&e))?;
+        // The owner rule on every request: a token for the owner is refused whatever it
+        // says (one minted before the owner was configured, say).
+        let claims = ApiToken::verify_with_policy(&ring, token, now, LEEWAY, &s.api_policy)
+            .map_err(|e| error_kind(&e))?;
         if claims.needs_reissue() {
             s.log.note(route, "api token verified with the backup key");
         }
@@ -432,7 +464,11 @@ fn authenticate(
         });
     }
 
+    // Every FWSession value is verified. Two that verify to *different* devices are
+    // refused as ambiguous: a sibling subdomain can plant its own valid cookie beside the
+    // user's (session fixation), and taking the first that verifies would let it win.
     let mut kind = "no-credentials";
+    let mut found: Option<Verified<DeviceClaims>> = None;
     let cookies = headers
         .get_all(header::COOKIE)
         .iter()
@@ -441,32 +477,38 @@ fn authenticate(
         .take(MAX_SESSION_COOKIES);
     for token in cookies {
         match DeviceToken::verify_with_policy(&ring, token, now, &s.device_policy) {
-            Ok(claims) => {
-                if !s.devices.is_active(&claims.device_id).unwrap_or(false) {
-                    kind = "revoked-device";
-                    continue;
+            Ok(claims) => match &found {
+                Some(first) if first.device_id != claims.device_id => {
+                    return Err("ambiguous-session");
                 }
-                // Opened with the backup secret: re-seal the same device under the primary
-                // so the session survives the backup's retirement.
-                let fresh = if claims.needs_reissue() {
-                    s.log.note(
-                        route,
-                        "session cookie verified with the backup key: re-issued",
-                    );
-                    DeviceToken::reissue(&ring, &claims, &mut fwtoken::os_rng()).ok()
-                } else {
-                    None
-                };
-                let claims = claims.into_inner();
-                return Ok(Caller::User {
-                    name: claims.user,
-                    via: Via::Session(claims.device_id, fresh),
-                });
-            }
+                Some(_) => {}
+                None => found = Some(claims),
+            },
             Err(e) => kind = error_kind(&e),
         }
     }
-    Err(kind)
+    let Some(claims) = found else {
+        return Err(kind);
+    };
+    if !s.devices.is_active(&claims.device_id).unwrap_or(false) {
+        return Err("revoked-device");
+    }
+    // Opened with the backup secret: re-seal the same device under the primary so the
+    // session survives the backup's retirement.
+    let fresh = if claims.needs_reissue() {
+        s.log.note(
+            route,
+            "session cookie verified with the backup key: re-issued",
+        );
+        DeviceToken::reissue(&ring, &claims, &mut fwtoken::os_rng()).ok()
+    } else {
+        None
+    };
+    let claims = claims.into_inner();
+    Ok(Caller::User {
+        name: claims.user,
+        via: Via::Session(claims.device_id, fresh),
+    })
 }
 
 /// Registers a new device for `user` and answers `302 /fotoweb/me` with its cookie.
@@ -768,9 +810,16 @@ async fn cache_link(
     if width * height > MAX_PREVIEW_PIXELS {
         return refuse(s, ROUTE, StatusCode::NOT_FOUND, "preview-too-large");
     }
-    let max_age = match link.expires {
-        Some(expires) => (expires - now).whole_seconds().max(0).unsigned_abs(),
-        None => MAX_AGE_NO_EXPIRY,
+    // A client-bound link must never be answered from a shared cache to someone else;
+    // any other is cacheable up to its expiry, and at most MAX_AGE_CAP.
+    let cache_control = if link.client.is_some() {
+        CLIENT_BOUND_CACHE_CONTROL.to_string()
+    } else {
+        let max_age = match link.expires {
+            Some(expires) => (expires - now).whole_seconds().max(0).unsigned_abs(),
+            None => MAX_AGE_CAP,
+        };
+        format!("public, max-age={}", max_age.min(MAX_AGE_CAP))
     };
     let Ok(Ok(image)) = tokio::task::spawn_blocking(move || render_png(width, height)).await else {
         return internal(s, ROUTE, "png");
@@ -782,7 +831,7 @@ async fn cache_link(
     )
         .into_response();
     let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+    if let Ok(v) = HeaderValue::from_str(&cache_control) {
         h.insert(header::CACHE_CONTROL, v);
     }
     if reissue {
@@ -839,11 +888,13 @@ async fn edge(
     } else {
         EdgeProto::Http
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    let mut request = EdgeRequest::new(now(), ip, protocol, host, uri.path());
+    // The host is the configured public name (a client chooses its Host header, so it
+    // must not decide ec_host_allow/ec_host_deny), and the path is normalized once.
+    let path = match edge_path(uri.path()) {
+        Ok(p) => p,
+        Err(kind) => return refuse(s, ROUTE, StatusCode::FORBIDDEN, kind),
+    };
+    let mut request = EdgeRequest::new(now(), ip, protocol, &s.public_host, &path);
     if let Some(referrer) = headers.get(header::REFERER).and_then(|r| r.to_str().ok()) {
         request = request.referrer(referrer);
     }
@@ -851,9 +902,49 @@ async fn edge(
         Ok(()) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"))],
-            format!("edge content for {}\n", uri.path()),
+            format!("edge content for {path}\n"),
         )
             .into_response(),
         Err(refusal) => refuse(s, ROUTE, StatusCode::FORBIDDEN, refusal.param()),
     }
+}
+
+/// The path an `/edge/` request is evaluated against: percent-decoded exactly once, and
+/// refused (`Err` holds the kind) when it could mean another path to a file system or an
+/// origin than to the rule: an encoded `/` or `\\`, any `\\`, a `.` or `..` segment (raw or
+/// encoded), a control character, bad percent-encoding or bytes that are not UTF-8.
+pub fn edge_path(raw: &str) -> Result<String, &'static str> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                    .ok_or("bad-percent-encoding")?;
+                let text = std::str::from_utf8(hex).map_err(|_| "bad-percent-encoding")?;
+                let v = u8::from_str_radix(text, 16).map_err(|_| "bad-percent-encoding")?;
+                if v == b'/' || v == b'\\' {
+                    return Err("encoded-separator");
+                }
+                out.push(v);
+                i += 3;
+            }
+            b'\\' => return Err("backslash"),
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    let path = String::from_utf8(out).map_err(|_| "not-utf8")?;
+    if path.chars().any(char::is_control) {
+        return Err("control-character");
+    }
+    if path.split('/').any(|seg| seg == "." || seg == "..") {
+        return Err("dot-segment");
+    }
+    Ok(path)
 }

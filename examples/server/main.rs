@@ -16,13 +16,19 @@
 //! | `FWTOKEN_OWNER` | the site owner, never logged in by token nor impersonated by an API token |
 //! | `FWTOKEN_EDGE_KEY`, `FWTOKEN_EDGE_BACKUP_KEY` | Edgecast keys for `/edge/` (unset: generated) |
 //! | `FWTOKEN_DEMO_PASSWORD` | password of the demo user `alice` (unset: no password logins) |
+//! | `FWTOKEN_SECRETS_FILE` | as `--secrets-file` |
+//!
+//! Or the secrets come from a file (`--secrets-file PATH`: `primary = ...`, `backup =
+//! ...`, `api_key = ...`, readable by its owner only), re-read on `SIGHUP`: the key ring
+//! and the API key are swapped atomically while requests continue.
 //!
 //! ```text
 //! cargo run --example server --all-features                  # listens on 127.0.0.1:8080
 //! cargo run --example server --all-features -- --listen 127.0.0.1:9000 [--trust-proxy]
 //! ```
 //!
-//! With no configuration it prints a login URL, a cache link and an Edgecast URL to try.
+//! With no configuration it prints a login URL (only for a throwaway secret), a cache link
+//! and an Edgecast URL to try.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -31,12 +37,17 @@
     missing_docs
 )]
 
+#[allow(dead_code)]
+#[path = "../../cli/src/secrets_file.rs"]
+mod secrets_file;
+
 // The rotation hooks (`AppState::rotate`, `retire_backup`, ...) and the capturing log are
 // what tests/server_flow.rs drives; this binary does not call them itself.
 #[allow(dead_code)]
 mod app;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -44,6 +55,7 @@ use fwtoken::time::OffsetDateTime;
 use fwtoken::{ApiKey, CacheLink, EdgeKey, EdgeKeyRing, EdgeParams, KeyRing, LoginToken, Secret};
 
 use app::{AppState, Config, Log, UserTable};
+use secrets_file::SecretsFile;
 
 /// PBKDF2 rounds for the demo user: low so a debug build starts and logs in quickly.
 /// A production server should use 600 000 (OWASP's advice for PBKDF2-HMAC-SHA256) or
@@ -51,23 +63,33 @@ use app::{AppState, Config, Log, UserTable};
 const DEMO_PASSWORD_ITERATIONS: u32 = 20_000;
 
 const HELP: &str = "\
-usage: server [--listen ADDR] [--trust-proxy]
+usage: server [--listen ADDR] [--trust-proxy] [--public-host HOST] [--secrets-file PATH]
 
-  --listen ADDR    address to listen on (default 127.0.0.1:8080)
-  --trust-proxy    read the client address from X-Forwarded-For and the protocol from
-                   X-Forwarded-Proto (only behind a proxy that sets them)
+  --listen ADDR         address to listen on (default 127.0.0.1:8080)
+  --trust-proxy         read the client address from X-Forwarded-For and the protocol from
+                        X-Forwarded-Proto (only behind a proxy that sets them)
+  --public-host HOST    the site's public host name, what /edge/ host rules are checked
+                        against (default: the listen address); the Host header never is
+  --secrets-file PATH   primary, backup secret and API key from a file only its owner can
+                        read (also FWTOKEN_SECRETS_FILE); re-read on SIGHUP
 
 Environment: FWTOKEN_SECRET, FWTOKEN_BACKUP_SECRET, FWTOKEN_API_KEY, FWTOKEN_OWNER,
-FWTOKEN_EDGE_KEY, FWTOKEN_EDGE_BACKUP_KEY, FWTOKEN_DEMO_PASSWORD.";
+FWTOKEN_EDGE_KEY, FWTOKEN_EDGE_BACKUP_KEY, FWTOKEN_DEMO_PASSWORD, FWTOKEN_SECRETS_FILE.";
 
 struct Options {
     listen: SocketAddr,
     trust_proxy: bool,
+    public_host: Option<String>,
+    secrets_file: Option<PathBuf>,
 }
 
 fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     let mut listen: SocketAddr = "127.0.0.1:8080".parse().map_err(|_| "default address")?;
     let mut trust_proxy = false;
+    let mut public_host = None;
+    let mut secrets_file = env("FWTOKEN_SECRETS_FILE")?
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -78,6 +100,17 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
                     .map_err(|_| format!("--listen: not an address: {v}"))?;
             }
             "--trust-proxy" => trust_proxy = true,
+            "--public-host" => {
+                let v = it.next().ok_or("--public-host needs a host name")?;
+                if v.is_empty() || v.contains(['/', ' ']) {
+                    return Err(format!("--public-host: not a host name: {v}"));
+                }
+                public_host = Some(v.clone());
+            }
+            "--secrets-file" => {
+                let v = it.next().ok_or("--secrets-file needs a path")?;
+                secrets_file = Some(PathBuf::from(v));
+            }
             "--help" | "-h" => return Ok(None),
             other => return Err(format!("unknown argument {other:?}\n{HELP}")),
         }
@@ -85,6 +118,8 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     Ok(Some(Options {
         listen,
         trust_proxy,
+        public_host,
+        secrets_file,
     }))
 }
 
@@ -110,10 +145,32 @@ fn edge_key(var: &str) -> Result<Option<EdgeKey>, String> {
 }
 
 /// The configuration, and whether the ring is a throwaway one.
-fn config_from_env(trust_proxy: bool) -> Result<(Config, bool), String> {
+fn config_from_env(options: &Options) -> Result<(Config, bool), String> {
     let mut rng = fwtoken::os_rng();
-    let (ring, throwaway) = match secret("FWTOKEN_SECRET")? {
-        Some(primary) => {
+    let mut api_key = env("FWTOKEN_API_KEY")?
+        .map(|t| ApiKey::from_text(&t).map_err(|e| format!("FWTOKEN_API_KEY: {e}")))
+        .transpose()?;
+    let from_file = match &options.secrets_file {
+        Some(path) => {
+            for var in ["FWTOKEN_SECRET", "FWTOKEN_BACKUP_SECRET", "FWTOKEN_API_KEY"] {
+                if env(var)?.is_some() {
+                    return Err(format!(
+                        "{var} is set and a secrets file is given: use one or the other"
+                    ));
+                }
+            }
+            let file = SecretsFile::read(path)?;
+            if file.primary.is_weak() {
+                eprintln!("warning: the primary secret in the secrets file is weak");
+            }
+            api_key = file.api_key.clone();
+            Some(file.ring()?)
+        }
+        None => None,
+    };
+    let (ring, throwaway) = match (from_file, secret("FWTOKEN_SECRET")?) {
+        (Some(ring), _) => (ring, false),
+        (None, Some(primary)) => {
             if primary.is_weak() {
                 eprintln!("warning: FWTOKEN_SECRET is weak; use `fwtoken secret generate`");
             }
@@ -126,14 +183,11 @@ fn config_from_env(trust_proxy: bool) -> Result<(Config, bool), String> {
             };
             (ring, false)
         }
-        None if env("FWTOKEN_BACKUP_SECRET")?.is_some() => {
+        (None, None) if env("FWTOKEN_BACKUP_SECRET")?.is_some() => {
             return Err("FWTOKEN_BACKUP_SECRET is set but FWTOKEN_SECRET is not".into());
         }
-        None => (KeyRing::new(Secret::generate(&mut rng)), true),
+        (None, None) => (KeyRing::new(Secret::generate(&mut rng)), true),
     };
-    let api_key = env("FWTOKEN_API_KEY")?
-        .map(|t| ApiKey::from_text(&t).map_err(|e| format!("FWTOKEN_API_KEY: {e}")))
-        .transpose()?;
     let owner = env("FWTOKEN_OWNER")?;
     if let Some(o) = &owner {
         fwtoken::validate_user_name(o).map_err(|e| format!("FWTOKEN_OWNER: {e}"))?;
@@ -160,7 +214,11 @@ fn config_from_env(trust_proxy: bool) -> Result<(Config, bool), String> {
         owner,
         users,
         edge,
-        trust_proxy,
+        trust_proxy: options.trust_proxy,
+        public_host: options
+            .public_host
+            .clone()
+            .unwrap_or_else(|| options.listen.to_string()),
     };
     Ok((config, throwaway))
 }
@@ -172,17 +230,23 @@ fn banner(state: &AppState, base: &str, throwaway: bool) -> Result<(), fwtoken::
     let ring = state.ring();
     println!("listening on {base}");
     if throwaway {
+        // A working login URL only for a throwaway secret: with the site's real secret it
+        // would be a credential in a log file.
         println!(
             "FWTOKEN_SECRET is not set: using a throwaway secret (every token dies with the process)"
         );
+        let token = LoginToken::builder("alice")
+            .valid_for(Duration::from_secs(15 * 60))
+            .issue(&ring, now)?;
+        println!(
+            "log in as alice:  {}",
+            fwtoken::login_url(&format!("{base}/fotoweb/"), &token)
+        );
+    } else {
+        println!(
+            "log in:           fwtoken login issue --user NAME --url {base}/fotoweb/  (with the site's secret)"
+        );
     }
-    let token = LoginToken::builder("alice")
-        .valid_for(Duration::from_secs(15 * 60))
-        .issue(&ring, now)?;
-    println!(
-        "log in as alice:  {}",
-        fwtoken::login_url(&format!("{base}/fotoweb/"), &token)
-    );
     let link = CacheLink::new("/archives/demo/harbour.tif")
         .width(320)
         .height(200)
@@ -217,7 +281,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (config, throwaway) = match config_from_env(options.trust_proxy) {
+    let (config, throwaway) = match config_from_env(&options) {
         Ok(c) => c,
         Err(msg) => {
             eprintln!("error: {msg}");
@@ -231,6 +295,10 @@ async fn main() -> ExitCode {
         eprintln!("note: FWTOKEN_OWNER is not set: no user is refused as the site owner");
     }
     let state = AppState::new(config, Log::stderr());
+    if let Err(e) = reload_on_sighup(state.clone(), options.secrets_file.clone()) {
+        eprintln!("error: cannot handle SIGHUP: {e}");
+        return ExitCode::FAILURE;
+    }
     let listener = match tokio::net::TcpListener::bind(options.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -249,4 +317,45 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// On `SIGHUP`, re-reads the secrets file and swaps the key ring and the API key at once;
+/// a file that does not read or parse is reported and the secrets in force are kept.
+/// Without a secrets file the signal is only noted (it no longer ends the process).
+#[cfg(unix)]
+fn reload_on_sighup(state: AppState, path: Option<PathBuf>) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let Some(path) = &path else {
+                eprintln!("fwtoken-server: note SIGHUP without --secrets-file: nothing to reload");
+                continue;
+            };
+            match SecretsFile::read(path).and_then(|f| Ok((f.ring()?, f.api_key))) {
+                Ok((ring, api_key)) => {
+                    let primary = ring.primary().fingerprint();
+                    let backup = ring.backup().map(|b| b.fingerprint());
+                    state.replace_secrets(ring, api_key);
+                    match backup {
+                        Some(b) => eprintln!(
+                            "fwtoken-server: note secrets reloaded: primary {primary}, backup {b}"
+                        ),
+                        None => {
+                            eprintln!("fwtoken-server: note secrets reloaded: primary {primary}")
+                        }
+                    }
+                }
+                Err(e) => {
+                    eprintln!("fwtoken-server: error secrets not reloaded (kept the old ones): {e}")
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn reload_on_sighup(_state: AppState, _path: Option<PathBuf>) -> std::io::Result<()> {
+    Ok(())
 }
