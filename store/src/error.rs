@@ -1,0 +1,85 @@
+//! The store's one error type.
+
+use std::fmt;
+
+/// Why a store call failed.
+///
+/// [`StoreError::Unavailable`] is the storage failing (a server answers 503); it never
+/// means "active" nor "revoked". The other kinds are answers about the request itself.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The storage could not be reached or failed (I/O, lock timeout, lost connection,
+    /// a cached answer too old to trust while the database is unreachable).
+    #[error("storage unavailable: {0}")]
+    Unavailable(Cause),
+    /// The user already holds the maximum number of active devices (policy *refuse*).
+    #[error("device limit reached: at most {max} active devices per user")]
+    DeviceLimit {
+        /// The cap.
+        max: usize,
+    },
+    /// The id is revoked: a revoked id never becomes active again.
+    #[error("the id was revoked")]
+    Revoked,
+    /// The id is already registered with a different record.
+    #[error("the id is already registered with different details")]
+    Conflict,
+    /// An argument breaks a rule (the rule is named).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(&'static str),
+    /// The database holds something this crate did not write (a bad id length, a schema
+    /// newer than this build).
+    #[error("unexpected data in the store: {0}")]
+    Corrupt(&'static str),
+}
+
+impl StoreError {
+    pub(crate) fn unavailable(e: impl fmt::Display) -> Self {
+        Self::Unavailable(Cause(e.to_string()))
+    }
+
+    /// True for [`StoreError::Unavailable`]: retry later, answer 503.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+impl From<fwtoken::Error> for StoreError {
+    fn from(e: fwtoken::Error) -> Self {
+        match e {
+            fwtoken::Error::DeviceLimit { max } => Self::DeviceLimit { max },
+            fwtoken::Error::InvalidArgument(rule) => Self::InvalidArgument(rule),
+            _ => Self::InvalidArgument("rejected by fwtoken"),
+        }
+    }
+}
+
+/// The text of an underlying storage error (the database driver's message; it never holds a
+/// token, only digests and ids are stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause(String);
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::unavailable(e)
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::unavailable(e)
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::unavailable(e)
+    }
+}

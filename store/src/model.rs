@@ -1,0 +1,107 @@
+//! The values the store takes and returns.
+
+use fwtoken::DeviceId;
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+
+/// What happens when a user who already holds the maximum number of devices registers one
+/// more.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum CapPolicy {
+    /// Refuse the new device with [`StoreError::DeviceLimit`] (FotoWeb's behaviour).
+    #[default]
+    Refuse,
+    /// Revoke the device seen least recently (its last use, or its registration if it was
+    /// never seen), then register the new one.
+    EvictLeastRecentlySeen,
+}
+
+/// The per-user cap on active devices, and what to do when it is reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DeviceLimit {
+    /// How many active devices one user (one identity key) may hold.
+    pub max: usize,
+    /// What to do at the cap.
+    pub policy: CapPolicy,
+}
+
+impl DeviceLimit {
+    /// At most `max` devices, refusing the next one.
+    pub const fn refuse(max: usize) -> Self {
+        Self {
+            max,
+            policy: CapPolicy::Refuse,
+        }
+    }
+
+    /// At most `max` devices, evicting the least recently seen one for a new one.
+    pub const fn evict(max: usize) -> Self {
+        Self {
+            max,
+            policy: CapPolicy::EvictLeastRecentlySeen,
+        }
+    }
+}
+
+/// The outcome of a successful device registration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Registered {
+    /// The device is now registered; `evicted` lists the devices revoked to make room
+    /// (empty under [`CapPolicy::Refuse`]).
+    New {
+        /// Devices revoked by the eviction policy, least recently seen first.
+        evicted: Vec<DeviceId>,
+    },
+    /// The same record was already registered (a retry after a lost acknowledgement); no
+    /// second slot was used.
+    AlreadyRegistered,
+}
+
+/// One device as the store holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceEntry {
+    /// The device's id.
+    pub device_id: DeviceId,
+    /// The user name as registered.
+    pub user: String,
+    /// The identity key the device counts against (see [`fwtoken::identity_key`]).
+    pub user_key: String,
+    /// When its token was issued.
+    pub issued_at: OffsetDateTime,
+    /// When it was last seen (updated at most once a minute), if ever.
+    pub last_seen: Option<OffsetDateTime>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl DeviceEntry {
+    /// True when it is not revoked.
+    pub fn is_active(&self) -> bool {
+        self.revoked_at.is_none()
+    }
+}
+
+/// Which API tokens to revoke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ApiSelector<'a> {
+    Id([u8; 16]),
+    UserKey(&'a str),
+    App(&'a str),
+}
+
+/// Unix seconds of a time.
+pub(crate) fn secs(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+/// A time from stored Unix seconds.
+pub(crate) fn from_secs(s: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(s).map_err(|_| StoreError::Corrupt("time out of range"))
+}
+
+/// A 16-byte id from a stored blob.
+pub(crate) fn id16(b: &[u8]) -> Result<[u8; 16], StoreError> {
+    b.try_into()
+        .map_err(|_| StoreError::Corrupt("an id is not 16 bytes"))
+}

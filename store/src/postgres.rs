@@ -1,0 +1,659 @@
+//! The PostgreSQL backend: a deadpool pool for queries, one dedicated connection that
+//! `LISTEN`s for version changes, per-user advisory locks for the device cap.
+
+use std::future::poll_fn;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use fwtoken::DeviceId;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{AsyncMessage, Client, Connection, NoTls, Socket};
+
+use crate::backend::{
+    ApiRow, Backend, BoxFut, DeviceRow, PURGE_GRACE_SECS, Status, VersionSink, Written,
+};
+use crate::error::StoreError;
+use crate::model::{ApiSelector, CapPolicy, DeviceEntry, DeviceLimit, Registered, from_secs, id16};
+
+/// The migrations, in order; the number is the schema version.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+
+/// The `NOTIFY` channel; the payload is the new version number.
+pub const NOTIFY_CHANNEL: &str = "fwtoken_version";
+
+/// The `application_name` of the dedicated `LISTEN` connection (find it in
+/// `pg_stat_activity`).
+pub const LISTEN_APPLICATION_NAME: &str = "fwtoken-store-listen";
+
+/// Advisory-lock key of schema migrations (any constant unlikely to clash).
+const MIGRATION_LOCK: i64 = 0x6677_746f_6b65_6e00;
+/// Seed of the per-user advisory-lock key (`hashtextextended(user_key, seed)`).
+const USER_LOCK_SEED: i64 = 0x6677_746b;
+
+/// Timeouts for connecting and for waiting on the pool.
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// Pause before the `LISTEN` connection is re-established.
+const RELISTEN_PAUSE: Duration = Duration::from_millis(200);
+
+#[derive(Clone)]
+enum Tls {
+    Plain,
+    #[cfg(feature = "tls-rustls")]
+    Rustls(tokio_postgres_rustls::MakeRustlsConnect),
+}
+
+/// Where the PostgreSQL database is and how to reach it.
+///
+/// Its `Debug` shows no password.
+#[derive(Clone)]
+pub struct PostgresConfig {
+    pg: tokio_postgres::Config,
+    pool_size: usize,
+    tls: Tls,
+    schema: Option<String>,
+}
+
+impl std::fmt::Debug for PostgresConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresConfig")
+            .field("hosts", &self.pg.get_hosts())
+            .field("ports", &self.pg.get_ports())
+            .field("dbname", &self.pg.get_dbname())
+            .field("user", &self.pg.get_user())
+            .field("schema", &self.schema)
+            .field("pool_size", &self.pool_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresConfig {
+    /// From a connection URL (`postgresql://user:password@host:port/db`) or a key=value
+    /// string, as `tokio-postgres` parses them; plain TCP or a Unix socket, no TLS.
+    pub fn new(url: &str) -> Result<Self, StoreError> {
+        let mut pg: tokio_postgres::Config = url
+            .parse()
+            .map_err(|_| StoreError::InvalidArgument("not a PostgreSQL connection string"))?;
+        pg.connect_timeout(TIMEOUT);
+        pg.application_name("fwtoken-store");
+        Ok(Self {
+            pg,
+            pool_size: 16,
+            tls: Tls::Plain,
+            schema: None,
+        })
+    }
+
+    /// How many pooled connections at most (default 16; the `LISTEN` connection is one
+    /// more).
+    #[must_use]
+    pub fn pool_size(mut self, n: usize) -> Self {
+        self.pool_size = n.max(1);
+        self
+    }
+
+    /// Keeps the tables in `schema` (created if missing) instead of the connection's
+    /// default `search_path`: several independent stores in one database. A name of
+    /// lowercase ASCII letters, digits and `_`, starting with a letter.
+    pub fn schema(mut self, schema: &str) -> Result<Self, StoreError> {
+        let ok = schema.len() <= 63
+            && schema.starts_with(|c: char| c.is_ascii_lowercase())
+            && schema
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !ok {
+            return Err(StoreError::InvalidArgument(
+                "a schema name is lowercase ASCII letters, digits and _",
+            ));
+        }
+        self.pg.options(format!("-c search_path={schema}"));
+        self.schema = Some(schema.to_owned());
+        Ok(self)
+    }
+
+    /// Connects with TLS (rustls, ring provider); the server certificate is checked
+    /// against `config`'s roots.
+    #[cfg(feature = "tls-rustls")]
+    #[must_use]
+    pub fn tls(mut self, config: rustls::ClientConfig) -> Self {
+        self.tls = Tls::Rustls(tokio_postgres_rustls::MakeRustlsConnect::new(config));
+        self
+    }
+}
+
+/// A pool on one database, and how to open the `LISTEN` connection.
+pub(crate) struct PostgresBackend {
+    pool: Pool,
+    config: PostgresConfig,
+}
+
+fn manager<T>(pg: tokio_postgres::Config, tls: T) -> Manager
+where
+    T: MakeTlsConnect<Socket> + Clone + Sync + Send + 'static,
+    T::Stream: Sync + Send,
+    T::TlsConnect: Sync + Send,
+    <T::TlsConnect as tokio_postgres::tls::TlsConnect<Socket>>::Future: Send,
+{
+    Manager::from_config(
+        pg,
+        tls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    )
+}
+
+impl PostgresBackend {
+    pub(crate) async fn open(config: PostgresConfig) -> Result<Self, StoreError> {
+        let mgr = match &config.tls {
+            Tls::Plain => manager(config.pg.clone(), NoTls),
+            #[cfg(feature = "tls-rustls")]
+            Tls::Rustls(t) => manager(config.pg.clone(), t.clone()),
+        };
+        let pool = Pool::builder(mgr)
+            .max_size(config.pool_size)
+            .wait_timeout(Some(TIMEOUT))
+            .create_timeout(Some(TIMEOUT))
+            .recycle_timeout(Some(TIMEOUT))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(StoreError::unavailable)?;
+        let backend = Self { pool, config };
+        backend.migrate().await?;
+        Ok(backend)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        if let Some(schema) = &self.config.schema {
+            // Checked in `PostgresConfig::schema`: letters, digits and `_` only.
+            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .await?;
+        }
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS fwtoken_migrations (
+                 version bigint PRIMARY KEY, applied_at bigint NOT NULL)",
+        )
+        .await?;
+        let have: i64 = tx
+            .query_one(
+                "SELECT coalesce(max(version), 0)::bigint FROM fwtoken_migrations",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+        if have > newest {
+            return Err(StoreError::Corrupt(
+                "the database schema is newer than this build",
+            ));
+        }
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        for (v, sql) in MIGRATIONS.iter().filter(|m| m.0 > have) {
+            tx.batch_execute(sql).await?;
+            tx.execute(
+                "INSERT INTO fwtoken_migrations (version, applied_at) VALUES ($1, $2)",
+                &[v, &now],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Bumps the version under its row lock and notifies, inside the caller's transaction.
+async fn bump(tx: &deadpool_postgres::Transaction<'_>) -> Result<u64, StoreError> {
+    let v: i64 = tx
+        .query_one(
+            "UPDATE fwtoken_version SET version = version + 1 WHERE id = 1 RETURNING version",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+    tx.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&NOTIFY_CHANNEL, &v.to_string()],
+    )
+    .await?;
+    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative version"))
+}
+
+fn version_u64(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative version"))
+}
+
+async fn existing_device(c: &Client, row: &DeviceRow) -> Result<Written<Registered>, StoreError> {
+    let r = c
+        .query_opt(
+            "SELECT user_name, issued_at, revoked_at FROM fwtoken_devices WHERE device_id = $1",
+            &[&&row.id[..]],
+        )
+        .await?;
+    let Some(r) = r else {
+        // Inserted and gone cannot happen (rows are never deleted); report the storage.
+        return Err(StoreError::unavailable(
+            "device row vanished during registration",
+        ));
+    };
+    let (user, issued, revoked): (String, i64, Option<i64>) =
+        (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+    if revoked.is_some() {
+        Err(StoreError::Revoked)
+    } else if user == row.user && issued == row.issued {
+        Ok((Registered::AlreadyRegistered, None))
+    } else {
+        Err(StoreError::Conflict)
+    }
+}
+
+impl PostgresBackend {
+    async fn register_device(
+        &self,
+        row: DeviceRow,
+        limit: DeviceLimit,
+        now: i64,
+    ) -> Result<Written<Registered>, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, $2))",
+            &[&row.key, &USER_LOCK_SEED],
+        )
+        .await?;
+        let known = tx
+            .query_opt(
+                "SELECT 1 FROM fwtoken_devices WHERE device_id = $1",
+                &[&&row.id[..]],
+            )
+            .await?;
+        if known.is_some() {
+            drop(tx);
+            return existing_device(&client, &row).await;
+        }
+        let held: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM fwtoken_devices WHERE user_key = $1 AND revoked_at IS NULL",
+                &[&row.key],
+            )
+            .await?
+            .try_get(0)?;
+        let held = usize::try_from(held).map_err(|_| StoreError::Corrupt("negative count"))?;
+        let mut evicted = Vec::new();
+        if held >= limit.max {
+            if limit.policy == CapPolicy::Refuse || limit.max == 0 {
+                return Err(StoreError::DeviceLimit { max: limit.max });
+            }
+            let n = i64::try_from(held + 1 - limit.max).unwrap_or(i64::MAX);
+            let rows = tx
+                .query(
+                    "SELECT device_id FROM fwtoken_devices WHERE user_key = $1 AND revoked_at IS NULL
+                     ORDER BY coalesce(last_seen, issued_at), issued_at, seq LIMIT $2",
+                    &[&row.key, &n],
+                )
+                .await?;
+            for r in rows {
+                let id: Vec<u8> = r.try_get(0)?;
+                tx.execute(
+                    "UPDATE fwtoken_devices SET revoked_at = $2 WHERE device_id = $1",
+                    &[&id, &now],
+                )
+                .await?;
+                evicted.push(DeviceId::from_bytes(id16(&id)?));
+            }
+        }
+        let inserted = tx
+            .execute(
+                "INSERT INTO fwtoken_devices (device_id, user_key, user_name, issued_at)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (device_id) DO NOTHING",
+                &[&&row.id[..], &row.key, &row.user, &row.issued],
+            )
+            .await?;
+        if inserted == 0 {
+            // The same id under another user's lock, committed meanwhile: undo evictions.
+            tx.rollback().await?;
+            return existing_device(&client, &row).await;
+        }
+        let v = if evicted.is_empty() {
+            None
+        } else {
+            Some(bump(&tx).await?)
+        };
+        tx.commit().await?;
+        Ok((Registered::New { evicted }, v))
+    }
+
+    async fn status(&self, sql: &str, id: [u8; 16]) -> Result<(Status, u64), StoreError> {
+        let client = self.pool.get().await?;
+        let st = client.prepare_cached(sql).await?;
+        let r = client.query_one(&st, &[&&id[..]]).await?;
+        let version: i64 = r.try_get(0)?;
+        let found: bool = r.try_get(1)?;
+        let revoked: Option<i64> = r.try_get(2)?;
+        let expires: Option<i64> = r.try_get(3)?;
+        let status = match (found, revoked) {
+            (false, _) => Status::Unknown,
+            (true, Some(_)) => Status::Revoked,
+            (true, None) => Status::Active {
+                expires: expires.unwrap_or(i64::MAX),
+            },
+        };
+        Ok((status, version_u64(version)?))
+    }
+
+    async fn write_bumped(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Written<usize>, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let n = tx.execute(sql, params).await?;
+        let v = if n > 0 { Some(bump(&tx).await?) } else { None };
+        tx.commit().await?;
+        Ok((usize::try_from(n).unwrap_or(usize::MAX), v))
+    }
+
+    async fn list(&self, key: String) -> Result<Vec<DeviceEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT device_id, user_name, issued_at, last_seen, revoked_at
+                 FROM fwtoken_devices WHERE user_key = $1 ORDER BY issued_at, seq",
+                &[&key],
+            )
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                let id: Vec<u8> = r.try_get(0)?;
+                let seen: Option<i64> = r.try_get(3)?;
+                let revoked: Option<i64> = r.try_get(4)?;
+                Ok(DeviceEntry {
+                    device_id: DeviceId::from_bytes(id16(&id)?),
+                    user: r.try_get(1)?,
+                    user_key: key.clone(),
+                    issued_at: from_secs(r.try_get(2)?)?,
+                    last_seen: seen.map(from_secs).transpose()?,
+                    revoked_at: revoked.map(from_secs).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn register_api(&self, row: ApiRow) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        let n = client
+            .execute(
+                "INSERT INTO fwtoken_api_tokens
+                 (token_id, user_key, user_name, app, issued_at, expires)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (token_id) DO NOTHING",
+                &[
+                    &&row.id[..],
+                    &row.key,
+                    &row.user,
+                    &row.app,
+                    &row.issued,
+                    &row.expires,
+                ],
+            )
+            .await?;
+        if n > 0 {
+            return Ok(true);
+        }
+        let r = client
+            .query_one(
+                "SELECT user_name, app, issued_at, expires, revoked_at
+                 FROM fwtoken_api_tokens WHERE token_id = $1",
+                &[&&row.id[..]],
+            )
+            .await?;
+        let revoked: Option<i64> = r.try_get(4)?;
+        if revoked.is_some() {
+            Err(StoreError::Revoked)
+        } else if r.try_get::<_, String>(0)? == row.user
+            && r.try_get::<_, String>(1)? == row.app
+            && r.try_get::<_, i64>(2)? == row.issued
+            && r.try_get::<_, i64>(3)? == row.expires
+        {
+            Ok(false)
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    async fn purge(&self, now: i64, batch: usize) -> Result<usize, StoreError> {
+        let client = self.pool.get().await?;
+        let cut = now.saturating_sub(PURGE_GRACE_SECS);
+        let batch = i64::try_from(batch).unwrap_or(i64::MAX);
+        let a = client
+            .execute(
+                "DELETE FROM fwtoken_api_tokens WHERE token_id IN
+                 (SELECT token_id FROM fwtoken_api_tokens WHERE expires < $1
+                  LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                &[&cut, &batch],
+            )
+            .await?;
+        let l = client
+            .execute(
+                "DELETE FROM fwtoken_login_tokens WHERE digest IN
+                 (SELECT digest FROM fwtoken_login_tokens WHERE expires < $1
+                  LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                &[&cut, &batch],
+            )
+            .await?;
+        Ok(usize::try_from(a + l).unwrap_or(usize::MAX))
+    }
+}
+
+impl Backend for PostgresBackend {
+    fn register_device(
+        &self,
+        row: DeviceRow,
+        limit: DeviceLimit,
+        now: i64,
+    ) -> BoxFut<'_, Written<Registered>> {
+        Box::pin(self.register_device(row, limit, now))
+    }
+
+    fn device_status(&self, id: [u8; 16]) -> BoxFut<'_, (Status, u64)> {
+        Box::pin(self.status(
+            "SELECT v.version, d.device_id IS NOT NULL, d.revoked_at, NULL::bigint
+             FROM fwtoken_version v LEFT JOIN fwtoken_devices d ON d.device_id = $1
+             WHERE v.id = 1",
+            id,
+        ))
+    }
+
+    fn touch_device(&self, id: [u8; 16], now: i64) -> BoxFut<'_, bool> {
+        Box::pin(async move {
+            let client = self.pool.get().await?;
+            let n = client
+                .execute(
+                    "UPDATE fwtoken_devices SET last_seen = $2 WHERE device_id = $1
+                     AND revoked_at IS NULL AND (last_seen IS NULL OR last_seen <= $3)",
+                    &[&&id[..], &now, &now.saturating_sub(60)],
+                )
+                .await?;
+            Ok(n > 0)
+        })
+    }
+
+    fn list_devices(&self, key: String) -> BoxFut<'_, Vec<DeviceEntry>> {
+        Box::pin(self.list(key))
+    }
+
+    fn revoke_device(&self, id: [u8; 16], now: i64) -> BoxFut<'_, Written<bool>> {
+        Box::pin(async move {
+            let (n, v) = self
+                .write_bumped(
+                    "UPDATE fwtoken_devices SET revoked_at = $2 WHERE device_id = $1 AND revoked_at IS NULL",
+                    &[&&id[..], &now],
+                )
+                .await?;
+            Ok((n > 0, v))
+        })
+    }
+
+    fn revoke_user_devices(&self, key: String, now: i64) -> BoxFut<'_, Written<usize>> {
+        Box::pin(async move {
+            self.write_bumped(
+                "UPDATE fwtoken_devices SET revoked_at = $2 WHERE user_key = $1 AND revoked_at IS NULL",
+                &[&key, &now],
+            )
+            .await
+        })
+    }
+
+    fn register_api_token(&self, row: ApiRow) -> BoxFut<'_, bool> {
+        Box::pin(self.register_api(row))
+    }
+
+    fn api_token_status(&self, id: [u8; 16]) -> BoxFut<'_, (Status, u64)> {
+        Box::pin(self.status(
+            "SELECT v.version, t.token_id IS NOT NULL, t.revoked_at, t.expires
+             FROM fwtoken_version v LEFT JOIN fwtoken_api_tokens t ON t.token_id = $1
+             WHERE v.id = 1",
+            id,
+        ))
+    }
+
+    fn revoke_api_tokens<'a>(
+        &'a self,
+        which: ApiSelector<'a>,
+        now: i64,
+    ) -> BoxFut<'a, Written<usize>> {
+        Box::pin(async move {
+            match which {
+                ApiSelector::Id(id) => {
+                    self.write_bumped(
+                        "UPDATE fwtoken_api_tokens SET revoked_at = $2 WHERE token_id = $1 AND revoked_at IS NULL",
+                        &[&&id[..], &now],
+                    )
+                    .await
+                }
+                ApiSelector::UserKey(k) => {
+                    self.write_bumped(
+                        "UPDATE fwtoken_api_tokens SET revoked_at = $2 WHERE user_key = $1 AND revoked_at IS NULL",
+                        &[&k, &now],
+                    )
+                    .await
+                }
+                ApiSelector::App(a) => {
+                    self.write_bumped(
+                        "UPDATE fwtoken_api_tokens SET revoked_at = $2 WHERE app = $1 AND revoked_at IS NULL",
+                        &[&a, &now],
+                    )
+                    .await
+                }
+            }
+        })
+    }
+
+    fn use_login_token(&self, digest: [u8; 32], expires: i64) -> BoxFut<'_, bool> {
+        Box::pin(async move {
+            let client = self.pool.get().await?;
+            let n = client
+                .execute(
+                    "INSERT INTO fwtoken_login_tokens (digest, expires) VALUES ($1, $2)
+                     ON CONFLICT (digest) DO NOTHING",
+                    &[&&digest[..], &expires],
+                )
+                .await?;
+            Ok(n > 0)
+        })
+    }
+
+    fn purge_expired(&self, now: i64, batch: usize) -> BoxFut<'_, usize> {
+        Box::pin(self.purge(now, batch))
+    }
+
+    fn version(&self) -> BoxFut<'_, u64> {
+        Box::pin(async move {
+            let client = self.pool.get().await?;
+            let st = client
+                .prepare_cached("SELECT version FROM fwtoken_version WHERE id = 1")
+                .await?;
+            let v: i64 = client.query_one(&st, &[]).await?.try_get(0)?;
+            version_u64(v)
+        })
+    }
+
+    fn start_listener(&self, sink: VersionSink) -> Option<tokio::task::JoinHandle<()>> {
+        let mut pg = self.config.pg.clone();
+        pg.application_name(LISTEN_APPLICATION_NAME);
+        let tls = self.config.tls.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                // An error ends this connection; the poll covers the gap.
+                let _ = match &tls {
+                    Tls::Plain => match pg.connect(NoTls).await {
+                        Ok((client, conn)) => listen(client, conn, &sink).await,
+                        Err(e) => Err(e.into()),
+                    },
+                    #[cfg(feature = "tls-rustls")]
+                    Tls::Rustls(t) => match pg.connect(t.clone()).await {
+                        Ok((client, conn)) => listen(client, conn, &sink).await,
+                        Err(e) => Err(e.into()),
+                    },
+                };
+                tokio::time::sleep(RELISTEN_PAUSE).await;
+            }
+        }))
+    }
+
+    fn default_poll(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+}
+
+/// Runs one `LISTEN` connection until it ends: after `LISTEN`, reads the version (a change
+/// committed while no connection listened is applied now), then reads it again after
+/// every notification.
+async fn listen<S, T>(
+    client: Client,
+    mut conn: Connection<S, T>,
+    sink: &VersionSink,
+) -> Result<(), StoreError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let driver = tokio::spawn(async move {
+        loop {
+            match poll_fn(|cx| conn.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(_))) => {
+                    if tx.send(()).is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => break,
+            }
+        }
+    });
+    let result: Result<(), StoreError> = async {
+        client
+            .batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))
+            .await?;
+        let read = client
+            .prepare("SELECT version FROM fwtoken_version WHERE id = 1")
+            .await?;
+        loop {
+            let v: i64 = client.query_one(&read, &[]).await?.try_get(0)?;
+            sink(version_u64(v)?);
+            // A notification is only a wake-up (it may come from another schema on the
+            // same channel); the version row is the truth. Coalesce a burst into one read.
+            if rx.recv().await.is_none() {
+                return Ok(());
+            }
+            while rx.try_recv().is_ok() {}
+        }
+    }
+    .await;
+    driver.abort();
+    result
+}

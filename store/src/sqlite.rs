@@ -1,0 +1,429 @@
+//! The SQLite backend: one file, WAL, `synchronous=FULL`, writes in `BEGIN IMMEDIATE`
+//! transactions, all work on tokio's blocking pool.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use fwtoken::DeviceId;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+use crate::backend::{ApiRow, Backend, BoxFut, DeviceRow, PURGE_GRACE_SECS, Status, Written};
+use crate::error::StoreError;
+use crate::model::{ApiSelector, CapPolicy, DeviceEntry, DeviceLimit, Registered, from_secs, id16};
+
+/// The migrations, in order; the file name's number is the schema version.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+
+/// How long a write waits for another process's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often, by default, the version row is read (several processes on one file).
+const POLL: Duration = Duration::from_millis(5);
+
+#[derive(Debug)]
+struct Conns {
+    /// Writes (and their reads), one at a time in this process.
+    writer: Mutex<Connection>,
+    /// Reads that need no write lock.
+    reader: Mutex<Connection>,
+}
+
+/// A SQLite database file shared with any number of processes.
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteBackend {
+    conns: Arc<Conns>,
+}
+
+fn open_conn(path: &Path) -> Result<Connection, StoreError> {
+    let c = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    c.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = c.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::unavailable(format!(
+            "SQLite refused WAL mode (journal_mode={mode})"
+        )));
+    }
+    c.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
+    Ok(c)
+}
+
+fn migrate(c: &mut Connection) -> Result<(), StoreError> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS fwtoken_migrations (
+             version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )?;
+    let have: i64 = tx.query_row(
+        "SELECT coalesce(max(version), 0) FROM fwtoken_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+    if have > newest {
+        return Err(StoreError::Corrupt(
+            "the database schema is newer than this build",
+        ));
+    }
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for (v, sql) in MIGRATIONS.iter().filter(|m| m.0 > have) {
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO fwtoken_migrations (version, applied_at) VALUES (?1, ?2)",
+            params![v, now],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+impl SqliteBackend {
+    /// Opens (creating if needed) and migrates the file; blocking.
+    pub(crate) fn open_blocking(path: &Path) -> Result<Self, StoreError> {
+        let mut writer = open_conn(path)?;
+        migrate(&mut writer)?;
+        let reader = open_conn(path)?;
+        Ok(Self {
+            conns: Arc::new(Conns {
+                writer: Mutex::new(writer),
+                reader: Mutex::new(reader),
+            }),
+        })
+    }
+
+    fn write<'a, T: Send + 'static>(
+        &'a self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> BoxFut<'a, T> {
+        let conns = Arc::clone(&self.conns);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let mut c = conns.writer.lock().unwrap_or_else(PoisonError::into_inner);
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let out = f(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            })
+            .await
+            .map_err(StoreError::unavailable)?
+        })
+    }
+
+    fn read<'a, T: Send + 'static>(
+        &'a self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> BoxFut<'a, T> {
+        let conns = Arc::clone(&self.conns);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let mut c = conns.reader.lock().unwrap_or_else(PoisonError::into_inner);
+                let tx = c.transaction_with_behavior(TransactionBehavior::Deferred)?;
+                let out = f(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            })
+            .await
+            .map_err(StoreError::unavailable)?
+        })
+    }
+}
+
+fn bump(tx: &rusqlite::Transaction<'_>) -> Result<u64, StoreError> {
+    let v: i64 = tx.query_row(
+        "UPDATE fwtoken_version SET version = version + 1 WHERE id = 1 RETURNING version",
+        [],
+        |r| r.get(0),
+    )?;
+    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative version"))
+}
+
+fn version_of(tx: &rusqlite::Transaction<'_>) -> Result<u64, StoreError> {
+    let v: i64 = tx.query_row(
+        "SELECT version FROM fwtoken_version WHERE id = 1",
+        [],
+        |r| r.get(0),
+    )?;
+    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative version"))
+}
+
+fn register_device(
+    tx: &rusqlite::Transaction<'_>,
+    row: &DeviceRow,
+    limit: DeviceLimit,
+    now: i64,
+) -> Result<Written<Registered>, StoreError> {
+    let existing: Option<(String, i64, Option<i64>)> = tx
+        .query_row(
+            "SELECT user_name, issued_at, revoked_at FROM fwtoken_devices WHERE device_id = ?1",
+            params![&row.id[..]],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    if let Some((user, issued, revoked)) = existing {
+        return if revoked.is_some() {
+            Err(StoreError::Revoked)
+        } else if user == row.user && issued == row.issued {
+            Ok((Registered::AlreadyRegistered, None))
+        } else {
+            Err(StoreError::Conflict)
+        };
+    }
+    let held: i64 = tx.query_row(
+        "SELECT count(*) FROM fwtoken_devices WHERE user_key = ?1 AND revoked_at IS NULL",
+        params![row.key],
+        |r| r.get(0),
+    )?;
+    let held = usize::try_from(held).map_err(|_| StoreError::Corrupt("negative count"))?;
+    let mut evicted = Vec::new();
+    if held >= limit.max {
+        if limit.policy == CapPolicy::Refuse || limit.max == 0 {
+            return Err(StoreError::DeviceLimit { max: limit.max });
+        }
+        let n = i64::try_from(held + 1 - limit.max).unwrap_or(i64::MAX);
+        let mut st = tx.prepare(
+            "SELECT device_id FROM fwtoken_devices WHERE user_key = ?1 AND revoked_at IS NULL
+             ORDER BY coalesce(last_seen, issued_at), issued_at, seq LIMIT ?2",
+        )?;
+        let ids = st
+            .query_map(params![row.key, n], |r| r.get::<_, Vec<u8>>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        for id in ids {
+            tx.execute(
+                "UPDATE fwtoken_devices SET revoked_at = ?2 WHERE device_id = ?1",
+                params![id, now],
+            )?;
+            evicted.push(DeviceId::from_bytes(id16(&id)?));
+        }
+    }
+    tx.execute(
+        "INSERT INTO fwtoken_devices (device_id, user_key, user_name, issued_at, seq)
+         VALUES (?1, ?2, ?3, ?4, (SELECT coalesce(max(seq), 0) + 1 FROM fwtoken_devices))",
+        params![&row.id[..], row.key, row.user, row.issued],
+    )?;
+    let v = if evicted.is_empty() {
+        None
+    } else {
+        Some(bump(tx)?)
+    };
+    Ok((Registered::New { evicted }, v))
+}
+
+fn status(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    id: [u8; 16],
+) -> Result<(Status, u64), StoreError> {
+    let row: Option<(Option<i64>, i64)> = tx
+        .query_row(sql, params![&id[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let st = match row {
+        None => Status::Unknown,
+        Some((Some(_), _)) => Status::Revoked,
+        Some((None, expires)) => Status::Active { expires },
+    };
+    Ok((st, version_of(tx)?))
+}
+
+impl Backend for SqliteBackend {
+    fn register_device(
+        &self,
+        row: DeviceRow,
+        limit: DeviceLimit,
+        now: i64,
+    ) -> BoxFut<'_, Written<Registered>> {
+        self.write(move |tx| register_device(tx, &row, limit, now))
+    }
+
+    fn device_status(&self, id: [u8; 16]) -> BoxFut<'_, (Status, u64)> {
+        self.read(move |tx| {
+            status(
+                tx,
+                "SELECT revoked_at, 9223372036854775807 FROM fwtoken_devices WHERE device_id = ?1",
+                id,
+            )
+        })
+    }
+
+    fn touch_device(&self, id: [u8; 16], now: i64) -> BoxFut<'_, bool> {
+        self.write(move |tx| {
+            let n = tx.execute(
+                "UPDATE fwtoken_devices SET last_seen = ?2 WHERE device_id = ?1
+                 AND revoked_at IS NULL AND (last_seen IS NULL OR last_seen <= ?3)",
+                params![&id[..], now, now.saturating_sub(60)],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    fn list_devices(&self, key: String) -> BoxFut<'_, Vec<DeviceEntry>> {
+        self.read(move |tx| {
+            let mut st = tx.prepare(
+                "SELECT device_id, user_name, issued_at, last_seen, revoked_at
+                 FROM fwtoken_devices WHERE user_key = ?1 ORDER BY issued_at, seq",
+            )?;
+            let rows = st
+                .query_map(params![key], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
+                        r.get::<_, Option<i64>>(4)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(id, user, issued, seen, revoked)| {
+                    Ok(DeviceEntry {
+                        device_id: DeviceId::from_bytes(id16(&id)?),
+                        user,
+                        user_key: key.clone(),
+                        issued_at: from_secs(issued)?,
+                        last_seen: seen.map(from_secs).transpose()?,
+                        revoked_at: revoked.map(from_secs).transpose()?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn revoke_device(&self, id: [u8; 16], now: i64) -> BoxFut<'_, Written<bool>> {
+        self.write(move |tx| {
+            let n = tx.execute(
+                "UPDATE fwtoken_devices SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
+                params![&id[..], now],
+            )?;
+            Ok(if n > 0 {
+                (true, Some(bump(tx)?))
+            } else {
+                (false, None)
+            })
+        })
+    }
+
+    fn revoke_user_devices(&self, key: String, now: i64) -> BoxFut<'_, Written<usize>> {
+        self.write(move |tx| {
+            let n = tx.execute(
+                "UPDATE fwtoken_devices SET revoked_at = ?2 WHERE user_key = ?1 AND revoked_at IS NULL",
+                params![key, now],
+            )?;
+            Ok((n, if n > 0 { Some(bump(tx)?) } else { None }))
+        })
+    }
+
+    fn register_api_token(&self, row: ApiRow) -> BoxFut<'_, bool> {
+        self.write(move |tx| {
+            let n = tx.execute(
+                "INSERT INTO fwtoken_api_tokens
+                 (token_id, user_key, user_name, app, issued_at, expires)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (token_id) DO NOTHING",
+                params![
+                    &row.id[..],
+                    row.key,
+                    row.user,
+                    row.app,
+                    row.issued,
+                    row.expires
+                ],
+            )?;
+            if n > 0 {
+                return Ok(true);
+            }
+            let (user, app, issued, expires, revoked): (String, String, i64, i64, Option<i64>) = tx
+                .query_row(
+                    "SELECT user_name, app, issued_at, expires, revoked_at
+                     FROM fwtoken_api_tokens WHERE token_id = ?1",
+                    params![&row.id[..]],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )?;
+            if revoked.is_some() {
+                Err(StoreError::Revoked)
+            } else if user == row.user
+                && app == row.app
+                && issued == row.issued
+                && expires == row.expires
+            {
+                Ok(false)
+            } else {
+                Err(StoreError::Conflict)
+            }
+        })
+    }
+
+    fn api_token_status(&self, id: [u8; 16]) -> BoxFut<'_, (Status, u64)> {
+        self.read(move |tx| {
+            status(
+                tx,
+                "SELECT revoked_at, expires FROM fwtoken_api_tokens WHERE token_id = ?1",
+                id,
+            )
+        })
+    }
+
+    fn revoke_api_tokens<'a>(
+        &'a self,
+        which: ApiSelector<'a>,
+        now: i64,
+    ) -> BoxFut<'a, Written<usize>> {
+        let (sql, arg): (&'static str, rusqlite::types::Value) = match which {
+            ApiSelector::Id(id) => (
+                "UPDATE fwtoken_api_tokens SET revoked_at = ?2 WHERE token_id = ?1 AND revoked_at IS NULL",
+                rusqlite::types::Value::Blob(id.to_vec()),
+            ),
+            ApiSelector::UserKey(k) => (
+                "UPDATE fwtoken_api_tokens SET revoked_at = ?2 WHERE user_key = ?1 AND revoked_at IS NULL",
+                rusqlite::types::Value::Text(k.to_owned()),
+            ),
+            ApiSelector::App(a) => (
+                "UPDATE fwtoken_api_tokens SET revoked_at = ?2 WHERE app = ?1 AND revoked_at IS NULL",
+                rusqlite::types::Value::Text(a.to_owned()),
+            ),
+        };
+        self.write(move |tx| {
+            let n = tx.execute(sql, params![arg, now])?;
+            Ok((n, if n > 0 { Some(bump(tx)?) } else { None }))
+        })
+    }
+
+    fn use_login_token(&self, digest: [u8; 32], expires: i64) -> BoxFut<'_, bool> {
+        self.write(move |tx| {
+            let n = tx.execute(
+                "INSERT INTO fwtoken_login_tokens (digest, expires) VALUES (?1, ?2)
+                 ON CONFLICT (digest) DO NOTHING",
+                params![&digest[..], expires],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    fn purge_expired(&self, now: i64, batch: usize) -> BoxFut<'_, usize> {
+        let batch = i64::try_from(batch).unwrap_or(i64::MAX);
+        self.write(move |tx| {
+            let cut = now.saturating_sub(PURGE_GRACE_SECS);
+            let a = tx.execute(
+                "DELETE FROM fwtoken_api_tokens WHERE token_id IN
+                 (SELECT token_id FROM fwtoken_api_tokens WHERE expires < ?1 LIMIT ?2)",
+                params![cut, batch],
+            )?;
+            let l = tx.execute(
+                "DELETE FROM fwtoken_login_tokens WHERE digest IN
+                 (SELECT digest FROM fwtoken_login_tokens WHERE expires < ?1 LIMIT ?2)",
+                params![cut, batch],
+            )?;
+            Ok(a + l)
+        })
+    }
+
+    fn version(&self) -> BoxFut<'_, u64> {
+        self.read(version_of)
+    }
+
+    fn default_poll(&self) -> Duration {
+        POLL
+    }
+}
