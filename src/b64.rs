@@ -1,7 +1,10 @@
 //! Base64 in the exact dialects the formats need, decoding into stack buffers.
 //!
-//! Every decoder here is strict: one alphabet, the dialect's padding rule, and no
-//! non-canonical trailing bits, so each byte string has exactly one accepted text. With
+//! The dialect decoders are strict: one alphabet, the dialect's padding rule, and no
+//! non-canonical trailing bits, so each byte string has exactly one accepted text. Two
+//! helpers accept more, for formats whose peers send more: [`decode_any_alphabet_into`]
+//! (Edgecast: both alphabets, padding optional) and [`restore_url_transport`] (FotoWeb
+//! login tokens that went through a URL unencoded or percent-encoded). With
 //! `std` on x86-64 and AArch64, base64's SIMD engine (chosen at run time, falling back to
 //! the scalar engine) does the work; its output is the same.
 
@@ -28,10 +31,10 @@ const fn strict(pad: bool) -> GeneralPurposeConfig {
 pub(crate) enum Dialect {
     /// base64url, no padding (envelope v1, Edgecast output).
     UrlUnpadded,
-    /// base64url with canonical padding (Fernet; Edgecast input).
-    #[cfg_attr(not(any(feature = "fernet", feature = "edgecast")), allow(dead_code))]
+    /// base64url with canonical padding (Fernet).
+    #[cfg_attr(not(feature = "fernet"), allow(dead_code))]
     UrlPadded,
-    /// Standard alphabet, no padding (Edgecast input).
+    /// Standard alphabet, no padding (Edgecast input, after mapping `-_` to `+/`).
     #[cfg_attr(not(feature = "edgecast"), allow(dead_code))]
     StdUnpadded,
     /// Standard alphabet with canonical padding (FotoWeb login tokens).
@@ -123,6 +126,73 @@ pub(crate) fn with_decoded<const MAX: usize, T>(
         let n = decode_into(d, input, buf)?;
         f(buf.get_mut(..n).ok_or(Error::Malformed("invalid base64"))?)
     })
+}
+
+/// Decodes base64 text in either alphabet into `out`, as the deployed Edgecast decoders do,
+/// returning the decoded length.
+///
+/// `-` and `+` are the same digit, as are `_` and `/`, in any mix (the C, C#, Java, Python,
+/// JavaScript and Ruby `ectoken` decoders all map both alphabets onto one table). Padding is
+/// optional, but when present it is canonical (`=` or `==` making the length a multiple of
+/// four). Still refused: any other character, `=` elsewhere than at the end, and
+/// non-canonical trailing bits (no encoder emits them). `N` bounds the input length; the
+/// caller has checked it.
+#[cfg_attr(not(feature = "edgecast"), allow(dead_code))]
+pub(crate) fn decode_any_alphabet_into<const N: usize>(
+    input: &[u8],
+    out: &mut [u8],
+) -> Result<usize> {
+    let mut text = [0u8; N];
+    let text = text
+        .get_mut(..input.len())
+        .ok_or(Error::Malformed("invalid base64"))?;
+    for (t, &b) in text.iter_mut().zip(input) {
+        *t = match b {
+            b'-' => b'+',
+            b'_' => b'/',
+            b => b,
+        };
+    }
+    let d = if text.last() == Some(&b'=') {
+        Dialect::StdPadded
+    } else {
+        Dialect::StdUnpadded
+    };
+    decode_into(d, text, out)
+}
+
+/// Undoes what a URL does to a standard-alphabet base64 value sent without
+/// percent-encoding, or percent-encoded, into `out`; returns the restored length.
+///
+/// A space becomes `+` (a form-style query decoder turned the `+` into a space), and
+/// `%2B`, `%2F`, `%3D` (hex digits in either case, RFC 3986 section 2.1) become `+`, `/`,
+/// `=`. Any other `%` is refused (`Malformed`), as is output longer than `out`
+/// (`TooLong`). Every other byte is copied unchanged, for the strict decoder to judge.
+pub(crate) fn restore_url_transport(input: &[u8], out: &mut [u8]) -> Result<usize> {
+    const BAD: Error = Error::Malformed("invalid base64");
+    let too_long = Error::TooLong { max: out.len() };
+    let mut n = 0;
+    let mut i = 0;
+    while let Some(&b) = input.get(i) {
+        let (c, used) = match b {
+            b' ' => (b'+', 1),
+            b'%' => {
+                let hi = input.get(i + 1).copied().ok_or(BAD)?;
+                let lo = input.get(i + 2).copied().ok_or(BAD)?.to_ascii_uppercase();
+                match (hi, lo) {
+                    (b'2', b'B') => (b'+', 3),
+                    (b'2', b'F') => (b'/', 3),
+                    (b'3', b'D') => (b'=', 3),
+                    _ => return Err(BAD),
+                }
+            }
+            b => (b, 1),
+        };
+        *out.get_mut(n).ok_or(too_long.clone())? = c;
+        n += 1;
+        i += used;
+    }
+    Ok(n)
 }
 
 /// The stack buffer used for short tokens (up to 512 characters: nearly all of them).

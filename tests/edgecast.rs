@@ -89,7 +89,7 @@ impl rand_chacha::rand_core::TryCryptoRng for Fixed {}
 #[test]
 fn published_vectors_decrypt() {
     let file = vectors();
-    assert_eq!(file.valid.len(), 7);
+    assert_eq!(file.valid.len(), 8);
     for v in &file.valid {
         let ring = EdgeKeyRing::new(key(&v.key));
         let out = ring
@@ -140,7 +140,7 @@ fn parameter_vectors_parse_and_write_back_identically() {
         assert_eq!(params.to_string(), v.plaintext, "{}", v.source);
         parsed += 1;
     }
-    assert_eq!(parsed, 3);
+    assert_eq!(parsed, 4);
     let p = EdgeParams::parse("ec_expire=1522944645&ec_clientip=0.0.0.0&ec_country_allow=US&ec_country_deny=NA&ec_ref_allow=1234&ec_ref_deny=456").unwrap();
     assert_eq!(p.expires_unix(), Some(1_522_944_645));
     assert_eq!(
@@ -191,25 +191,58 @@ fn all_four_dialects_decode() {
     }
 }
 
+/// Issue 14, point 6: the C, C#, Java, Python, JS and Ruby decoders map `-`/`+` and
+/// `_`/`/` onto the same digits and re-pad (VerizonDigital/ectoken `c-ectoken/ecencrypt/base64.c`
+/// `base64_index`; npm `ectoken` `lib/ectoken-v3.js` `decode`), so a token with `-` replaced
+/// by `+`, with `=` padding, or with both alphabets decrypts to the same plaintext.
 #[test]
-fn mixed_alphabets_bad_padding_and_garbage_are_refused() {
-    let v = &vectors().valid[4]; // my-secret-key: its token has '-' and '_'... and a long body
+fn mixed_alphabets_and_padding_decode_as_deployed_decoders_do() {
+    for v in &vectors().valid {
+        let ring = EdgeKeyRing::new(key(&v.key));
+        let url = &v.token;
+        let raw = URL_SAFE_NO_PAD.decode(url).unwrap();
+        let padded = URL_SAFE.encode(&raw);
+        let plus = url.replace('-', "+");
+        let slash = url.replace('_', "/");
+        let std = STANDARD.encode(&raw);
+        // Every other alphabet character swapped: both alphabets in one token.
+        let mut flip = false;
+        let mixed: String = url
+            .chars()
+            .map(|c| {
+                let swapped = match c {
+                    '-' => '+',
+                    '_' => '/',
+                    c => c,
+                };
+                if swapped != c {
+                    flip = !flip;
+                    if flip { swapped } else { c }
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let mixed_padded = format!("{mixed}{}", &padded[url.len()..]);
+        for text in [&padded, &plus, &slash, &std, &mixed, &mixed_padded] {
+            assert_eq!(
+                ring.decrypt(text).unwrap().value(),
+                &v.plaintext,
+                "{} {text}",
+                v.source
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_padding_garbage_and_trailing_bits_are_refused() {
+    let v = &vectors().valid[4]; // my-secret-key: its token has '-' and '_'
     let ring = EdgeKeyRing::new(key(&v.key));
     let raw = URL_SAFE_NO_PAD.decode(&v.token).unwrap();
     let url = URL_SAFE_NO_PAD.encode(&raw);
     assert!(url.contains(['-', '_']));
-    // One '+' or '/' in a base64url token.
-    let mixed = format!("{}+{}", &url[..8], &url[9..]);
-    assert_eq!(
-        ring.decrypt(&mixed).unwrap_err(),
-        Error::Malformed("mixed base64 alphabets")
-    );
-    let mixed = format!("{}/{}", &url[..8], &url[9..]);
-    assert_eq!(
-        ring.decrypt(&mixed).unwrap_err(),
-        Error::Malformed("mixed base64 alphabets")
-    );
-    // Padding: missing, extra, or where none belongs.
+    // Padding: extra, or where none belongs, or inside the text.
     let padded = URL_SAFE.encode(&raw[..raw.len() - 1]);
     assert!(padded.ends_with('='));
     assert!(
@@ -221,13 +254,15 @@ fn mixed_alphabets_bad_padding_and_garbage_are_refused() {
         format!("{url}="),
         format!("{url}=="),
         format!("={url}"),
+        format!("{}={}", &url[..8], &url[9..]),
     ] {
         assert!(
             matches!(ring.decrypt(&bad).unwrap_err(), Error::Malformed(_)),
             "{bad}"
         );
     }
-    // Garbage and whitespace.
+    // Garbage and whitespace (percent-encoding too: npm ectoken's decodeURI leaves
+    // %2B and %2F encoded, and no Edgecast generator percent-encodes).
     for bad in [
         "%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%",
         "",
@@ -236,6 +271,7 @@ fn mixed_alphabets_bad_padding_and_garbage_are_refused() {
         "a b c d e f",
         &format!("{url}\n"),
         &format!(" {url}"),
+        &url.replacen('-', "%2B", 1),
     ] {
         assert!(
             matches!(ring.decrypt(bad).unwrap_err(), Error::Malformed(_)),
@@ -472,14 +508,7 @@ fn builder_refuses_ambiguous_values() {
         );
         assert!(CountryCode::new(bad).is_err(), "{bad:?}");
     }
-    for bad in [
-        "1.2.3.4/24",
-        "1.2.3.4/33",
-        "1.2.3.0/024",
-        "::1/129",
-        "1.2.3",
-        "host",
-    ] {
+    for bad in ["1.2.3.4/33", "1.2.3.0/024", "::1/129", "1.2.3", "host"] {
         assert!(
             EdgeParams::builder().client_ip_text(bad).build().is_err(),
             "{bad:?}"
@@ -578,6 +607,12 @@ fn builder_writes_every_parameter() {
         .build()
         .unwrap();
     assert_eq!(net.to_string(), "ec_clientip=203.0.113.0/24");
+    // Host bits past the prefix are cleared, as the CDN reads them (issue 14, point 2).
+    let masked = EdgeParams::builder()
+        .client_ip_text("11.22.33.0/22")
+        .build()
+        .unwrap();
+    assert_eq!(masked.to_string(), "ec_clientip=11.22.32.0/22");
 }
 
 #[test]
@@ -603,10 +638,18 @@ fn parser_is_strict() {
         "ec_url_allow=/a,",
         "ec_url_allow=a",
         "ec_url_allow=/a=b",
-        "ec_clientip=1.2.3.4/24",
         "ec_clientip=1.2.3.4,5.6.7.8",
+        "ec_clientip=1.2.3.4/33",
         "ec_country_allow=USA",
+        // Lower-case codes and protocols are refused, not folded (FORMAT.md table;
+        // "Restricting Access by Protocol": "case-sensitive ... lower-case letters").
+        "ec_country_allow=us",
+        "ec_country_deny=Se",
+        "ec_proto_allow=HTTPS",
+        "ec_proto_deny=Http",
         "ec_proto_allow=ftp",
+        "ec_ref_allow=www.example.com,evil org",
+        "ec_ref_allow= x=y",
         "ec_host_allow=a..b",
         "ec_ref_deny=/x",
         "x=1\n",
@@ -621,9 +664,8 @@ fn parser_is_strict() {
             max: MAX_EDGE_PLAINTEXT
         }
     );
-    // Case-insensitive protocols and countries are normalised; unknown parameters keep
-    // their order and come after the known ones.
-    let p = EdgeParams::parse("z=9&ec_proto_allow=HTTPS&a=1&ec_country_deny=no").unwrap();
+    // Unknown parameters keep their order and come after the known ones.
+    let p = EdgeParams::parse("z=9&ec_proto_allow=https&a=1&ec_country_deny=NO").unwrap();
     assert_eq!(p.proto_allow(), [EdgeProto::Https]);
     assert_eq!(p.country_deny()[0].as_str(), "NO");
     assert_eq!(
@@ -757,13 +799,18 @@ fn evaluate_country() {
         ),
         ("ec_country_deny=SE", Some(no), Ok(())),
         ("ec_country_deny=SE", None, Ok(())),
-        // Deny beats allow.
+        // Allow wins over deny (Azure CDN token-auth page: "the ec_country_allow
+        // parameter takes precedence").
         (
             "ec_country_allow=NO,SE&ec_country_deny=SE",
             Some(se),
+            Ok(()),
+        ),
+        (
+            "ec_country_allow=NO&ec_country_deny=SE",
+            Some(se),
             Err(EdgeRefusal::CountryDenied),
         ),
-        ("ec_country_allow=no&ec_country_deny=se", Some(no), Ok(())),
     ];
     for (params, country, want) in table {
         let r = match country {
@@ -971,14 +1018,16 @@ fn evaluate_referrer() {
             Some("https://www.example.com/"),
             Ok(()),
         ),
-        // Deny beats allow.
-        (
-            "ec_ref_allow=missing&ec_ref_deny=missing",
-            None,
-            Err(EdgeRefusal::ReferrerDenied),
-        ),
+        // Allow wins over deny (Azure CDN token-auth page: "ec_ref_allow takes
+        // precedence").
+        ("ec_ref_allow=missing&ec_ref_deny=missing", None, Ok(())),
         (
             "ec_ref_allow=*.example.com&ec_ref_deny=ads.example.com",
+            Some("https://ads.example.com/"),
+            Ok(()),
+        ),
+        (
+            "ec_ref_allow=www.example.com&ec_ref_deny=ads.example.com",
             Some("https://ads.example.com/"),
             Err(EdgeRefusal::ReferrerDenied),
         ),
@@ -1008,8 +1057,15 @@ fn evaluate_protocol() {
             Err(EdgeRefusal::ProtocolDenied),
         ),
         ("ec_proto_deny=http", EdgeProto::Https, Ok(())),
+        // Allow wins over deny ("Restricting Access by Protocol": "the ec_proto_allow
+        // parameter takes precedence over the ec_proto_deny parameter").
         (
             "ec_proto_allow=http&ec_proto_deny=http",
+            EdgeProto::Http,
+            Ok(()),
+        ),
+        (
+            "ec_proto_allow=https&ec_proto_deny=http",
             EdgeProto::Http,
             Err(EdgeRefusal::ProtocolDenied),
         ),
@@ -1018,6 +1074,169 @@ fn evaluate_protocol() {
         let r = EdgeRequest::new(NOW, ip("203.0.113.7"), proto, "cdn.example.com", "/");
         assert_eq!(eval(params, &r), want, "{params} {proto:?}");
     }
+}
+
+/// Issue 14, points 1 to 5: the rules as the CDN documents them, each case with its source.
+/// AZ = <https://learn.microsoft.com/en-us/azure/cdn/cdn-token-auth>; EC = the pages under
+/// <https://docs.edgecast.com/cdn/Content/Token-Based_Authentication/>.
+#[test]
+fn rules_as_the_cdn_documents_them() {
+    let us = CountryCode::new("US").unwrap();
+    let ca = CountryCode::new("CA").unwrap();
+    let at = |client: &'static str, path: &'static str| {
+        EdgeRequest::new(NOW, ip(client), EdgeProto::Https, "cdn.example.com", path)
+    };
+    let table: Vec<(&str, EdgeRequest<'_>, Result<(), EdgeRefusal>)> = vec![
+        // 1. Allow wins over deny. AZ, ec_country_allow: "the ec_country_allow parameter
+        // takes precedence".
+        (
+            "ec_country_allow=US&ec_country_deny=US",
+            req().country(us),
+            Ok(()),
+        ),
+        (
+            "ec_country_allow=US&ec_country_deny=US",
+            req().country(ca),
+            Err(EdgeRefusal::CountryNotAllowed),
+        ),
+        // AZ, ec_ref_allow: the same precedence for referrers.
+        (
+            "ec_ref_allow=www.example.com&ec_ref_deny=www.example.com",
+            req().referrer("https://www.example.com/"),
+            Ok(()),
+        ),
+        // EC "Restricting Access by Protocol": "ec_proto_allow ... takes precedence".
+        ("ec_proto_allow=https&ec_proto_deny=https", req(), Ok(())),
+        // 2. EC "Restricting Access by IP Address" and AZ: 11.22.33.0/22 "allows requests
+        // from IP addresses 11.22.32.1 to 11.22.35.254".
+        ("ec_clientip=11.22.33.0/22", at("11.22.32.1", "/"), Ok(())),
+        ("ec_clientip=11.22.33.0/22", at("11.22.35.254", "/"), Ok(())),
+        (
+            "ec_clientip=11.22.33.0/22",
+            at("11.22.36.1", "/"),
+            Err(EdgeRefusal::ClientIp),
+        ),
+        (
+            "ec_clientip=11.22.33.0/22",
+            at("11.22.31.255", "/"),
+            Err(EdgeRefusal::ClientIp),
+        ),
+        // 3. EC "Restricting Access by URL": "Query strings are ignored by this
+        // parameter"; a case-sensitive prefix of the path; a comma-separated list.
+        (
+            "ec_url_allow=/file.mp4",
+            at("203.0.113.7", "/file.mp4?sig=1"),
+            Ok(()),
+        ),
+        (
+            "ec_url_allow=/file.mp4?sig",
+            at("203.0.113.7", "/file.mp4?sig=1"),
+            Err(EdgeRefusal::UrlNotAllowed),
+        ),
+        (
+            "ec_url_allow=/marketing",
+            at("203.0.113.7", "/marketing.htm?x=/secret"),
+            Ok(()),
+        ),
+        (
+            "ec_url_allow=/a/,/file.mp4",
+            at("203.0.113.7", "/file.mp4?a/"),
+            Ok(()),
+        ),
+        (
+            "ec_url_allow=/videos/",
+            at("203.0.113.7", "/VIDEOS/a.mp4"),
+            Err(EdgeRefusal::UrlNotAllowed),
+        ),
+        // The CDN's "Token Auth Ignore URL Case" feature, as an option of the request.
+        (
+            "ec_url_allow=/videos/",
+            at("203.0.113.7", "/VIDEOS/a.mp4").ignore_url_case(true),
+            Ok(()),
+        ),
+        (
+            "ec_url_allow=/videos/",
+            at("203.0.113.7", "/images/a.mp4").ignore_url_case(true),
+            Err(EdgeRefusal::UrlNotAllowed),
+        ),
+        // 4. EC "Restricting Access by Referrer", "Handling Missing or Blank Referrers":
+        // "assign either a "Missing" or a blank value"; "The trailing comma ... allows
+        // blank or missing referrers".
+        ("ec_ref_allow=www.example.com,", req(), Ok(())),
+        ("ec_ref_allow=www.example.com,", req().referrer(""), Ok(())),
+        (
+            "ec_ref_allow=www.example.com,",
+            req().referrer("https://www.example.com/x"),
+            Ok(()),
+        ),
+        (
+            "ec_ref_allow=www.example.com,",
+            req().referrer("https://evil.org/"),
+            Err(EdgeRefusal::ReferrerNotAllowed),
+        ),
+        ("ec_ref_allow=Missing", req(), Ok(())),
+        ("ec_ref_allow=MISSING", req().referrer("  "), Ok(())),
+        (
+            "ec_ref_allow=Missing",
+            req().referrer("https://www.example.com/"),
+            Err(EdgeRefusal::ReferrerNotAllowed),
+        ),
+        (
+            "ec_ref_deny=Missing",
+            req(),
+            Err(EdgeRefusal::ReferrerDenied),
+        ),
+        (
+            "ec_ref_deny=Missing",
+            req().referrer("https://www.example.com/"),
+            Ok(()),
+        ),
+        ("ec_ref_deny=,", req(), Err(EdgeRefusal::ReferrerDenied)),
+        (
+            "ec_ref_deny=evil.org,",
+            req().referrer(""),
+            Err(EdgeRefusal::ReferrerDenied),
+        ),
+        // "Referrers that are preceded by a space will be ignored": the item, not the token.
+        (
+            "ec_ref_allow=www.example.com, evil.org",
+            req().referrer("https://www.example.com/"),
+            Ok(()),
+        ),
+        (
+            "ec_ref_allow=www.example.com, evil.org",
+            req().referrer("https://evil.org/"),
+            Err(EdgeRefusal::ReferrerNotAllowed),
+        ),
+        (
+            "ec_ref_deny= www.example.com",
+            req().referrer("https://www.example.com/"),
+            Ok(()),
+        ),
+        // 5. EC "Restricting Access by Protocol": values are lower-case `http`/`https`
+        // (upper case is refused when parsing; see parser_is_strict).
+        ("ec_proto_allow=http,https", req(), Ok(())),
+        ("ec_proto_deny=http", req(), Ok(())),
+    ];
+    for (params, request, want) in &table {
+        assert_eq!(eval(params, request), *want, "{params} {request:?}");
+    }
+    // The parsed values, as written.
+    let p = EdgeParams::parse("ec_ref_allow=www.example.com,, x.org,Missing").unwrap();
+    assert_eq!(p.ref_allow(), ["www.example.com", "", " x.org", "Missing"]);
+    assert_eq!(
+        p.to_string(),
+        "ec_ref_allow=www.example.com,, x.org,Missing"
+    );
+    let p = EdgeParams::parse("ec_clientip=11.22.33.0/22").unwrap();
+    assert_eq!(
+        p.client_ip(),
+        Some(IpNetwork::new("11.22.32.0".parse().unwrap(), 22).unwrap())
+    );
+    assert_eq!(
+        EdgeProto::parse("HTTPS").unwrap_err(),
+        Error::InvalidArgument("protocol must be http or https, in lower case")
+    );
 }
 
 #[test]

@@ -1,5 +1,12 @@
 //! Checking a request against the parameters of an Edgecast token, as the edge does.
+//!
+//! Sources: the CDN's token-auth pages under
+//! <https://docs.edgecast.com/cdn/Content/Token-Based_Authentication/> ("Restricting
+//! Access by Country", "by Referrer", "by Protocol", "by URL", "by Host", "by IP Address")
+//! and <https://learn.microsoft.com/en-us/azure/cdn/cdn-token-auth>. What they leave open
+//! and fwtoken decides is listed in `docs/FORMAT.md`.
 
+use alloc::string::String;
 use core::fmt;
 use core::net::IpAddr;
 use core::time::Duration;
@@ -11,7 +18,8 @@ use super::params::{CountryCode, EdgeParams, EdgeProto, MISSING};
 /// What an edge service knows about one request.
 ///
 /// `host` is the request's host name (a `:port` suffix and a trailing dot are ignored);
-/// `path` is everything after the host, starting with `/`, as the edge normalised it.
+/// `path` is everything after the host, starting with `/`, as the edge normalised it
+/// (a query string may follow; `ec_url_allow` ignores it).
 ///
 /// ```
 /// use fwtoken::{CountryCode, EdgeProto, EdgeRequest};
@@ -37,6 +45,7 @@ pub struct EdgeRequest<'a> {
     path: &'a str,
     country: Option<CountryCode>,
     referrer: Option<&'a str>,
+    ignore_url_case: bool,
 }
 
 impl<'a> EdgeRequest<'a> {
@@ -56,6 +65,7 @@ impl<'a> EdgeRequest<'a> {
             path,
             country: None,
             referrer: None,
+            ignore_url_case: false,
         }
     }
 
@@ -72,6 +82,15 @@ impl<'a> EdgeRequest<'a> {
         self.referrer = Some(referrer);
         self
     }
+
+    /// Compares `ec_url_allow` with the path ignoring ASCII case, as the CDN does where
+    /// its "Token Auth Ignore URL Case" feature is on for the request's location. Off by
+    /// default: the comparison is case-sensitive.
+    #[must_use]
+    pub fn ignore_url_case(mut self, ignore: bool) -> Self {
+        self.ignore_url_case = ignore;
+        self
+    }
 }
 
 /// The rule of an Edgecast token that refused a request.
@@ -82,21 +101,23 @@ pub enum EdgeRefusal {
     Expired,
     /// The client address is not the `ec_clientip` address or not in its network.
     ClientIp,
-    /// The client's country is in `ec_country_deny`.
+    /// The client's country is in `ec_country_deny` and not in `ec_country_allow`.
     CountryDenied,
     /// `ec_country_allow` is set and the client's country is not in it (or unknown).
     CountryNotAllowed,
-    /// The path starts with none of the `ec_url_allow` prefixes, or has `.`/`..` segments.
+    /// The path (without its query string) starts with none of the `ec_url_allow`
+    /// prefixes, or has `.`/`..` segments.
     UrlNotAllowed,
     /// The host matches `ec_host_deny`.
     HostDenied,
     /// `ec_host_allow` is set and the host matches none of it.
     HostNotAllowed,
-    /// The referrer (or its absence, for `missing`) matches `ec_ref_deny`.
+    /// The referrer (or its absence, for `missing` or a blank item) matches `ec_ref_deny`
+    /// and not `ec_ref_allow`.
     ReferrerDenied,
     /// `ec_ref_allow` is set and the referrer (or its absence) matches none of it.
     ReferrerNotAllowed,
-    /// The protocol is in `ec_proto_deny`.
+    /// The protocol is in `ec_proto_deny` and not in `ec_proto_allow`.
     ProtocolDenied,
     /// `ec_proto_allow` is set and the protocol is not in it.
     ProtocolNotAllowed,
@@ -132,14 +153,31 @@ impl core::error::Error for EdgeRefusal {}
 impl EdgeParams {
     /// Says whether the token's parameters allow `request`, or which rule refused it.
     ///
-    /// Rules are checked in this order, each deny list before its allow list, so a value
-    /// in both is denied: `ec_expire` (refused once `now` is past it by more than
-    /// `leeway`), `ec_clientip`, `ec_country_*` (an unknown country passes a deny list and
-    /// fails an allow list), `ec_url_allow` (a prefix of the path; a path with `.` or `..`
-    /// segments fails it), `ec_host_*` (case-insensitive; `*.example.com` matches any
-    /// subdomain, not `example.com` itself), `ec_ref_*` (`missing` matches a request
-    /// without a referrer; `[*.]host[/path]` matches the referrer URL's host and the start
-    /// of its path), `ec_proto_*`. Unknown parameters do not take part.
+    /// Rules are checked in this order:
+    ///
+    /// - `ec_expire`: refused once `now` is past it by more than `leeway`.
+    /// - `ec_clientip`: the client address is in the network (host bits of the token's
+    ///   network were cleared when parsing: `11.22.33.0/22` allows 11.22.32.1 to
+    ///   11.22.35.254, as "Restricting Access by IP Address" says).
+    /// - `ec_country_*`, `ec_ref_*`, `ec_proto_*`: **allow wins over deny**. "If a
+    ///   country/region code is present in both ... the `ec_country_allow` parameter takes
+    ///   precedence", and the same for referrers and protocols (Azure CDN token-auth page;
+    ///   "Restricting Access by Protocol"). A value in the allow list passes; otherwise a
+    ///   value in the deny list is refused by the deny rule, and a non-empty allow list
+    ///   refuses everything else. An unknown country passes a deny list and fails an allow
+    ///   list.
+    /// - `ec_url_allow`: a prefix of the path, the query string ignored ("Query strings are
+    ///   ignored by this parameter", "Restricting Access by URL"), case-sensitive unless
+    ///   [`EdgeRequest::ignore_url_case`]; a path with `.` or `..` segments fails it.
+    /// - `ec_host_*` (case-insensitive; `*.example.com` matches any subdomain, not
+    ///   `example.com` itself, as the "Restricting Access by Host" table shows): deny
+    ///   before allow, since the docs give hosts no precedence rule.
+    /// - Referrers: `missing` (any case) and a blank item match a request without a
+    ///   referrer or with a blank one ("Handling Missing or Blank Referrers"); items
+    ///   preceded by a space are ignored; `[*.]host[/path]` matches the referrer URL's host
+    ///   and the start of its path.
+    ///
+    /// Unknown parameters do not take part.
     ///
     /// ```
     /// use fwtoken::{EdgeParams, EdgeProto, EdgeRefusal, EdgeRequest};
@@ -148,7 +186,7 @@ impl EdgeParams {
     /// let p = EdgeParams::parse("ec_expire=1764000000&ec_url_allow=/videos/&ec_proto_deny=http")?;
     /// let ip = "203.0.113.7".parse().unwrap();
     /// let now = datetime!(2025-11-24 12:00 UTC);
-    /// let ok = EdgeRequest::new(now, ip, EdgeProto::Https, "cdn.example.com", "/videos/a.mp4");
+    /// let ok = EdgeRequest::new(now, ip, EdgeProto::Https, "cdn.example.com", "/videos/a.mp4?x=1");
     /// assert_eq!(p.evaluate(&ok, Duration::ZERO), Ok(()));
     /// let plain = EdgeRequest::new(now, ip, EdgeProto::Http, "cdn.example.com", "/videos/a.mp4");
     /// assert_eq!(p.evaluate(&plain, Duration::ZERO), Err(EdgeRefusal::ProtocolDenied));
@@ -166,26 +204,26 @@ impl EdgeParams {
         {
             return Err(EdgeRefusal::ClientIp);
         }
-        if let Some(c) = request.country
-            && self.country_deny().contains(&c)
-        {
-            return Err(EdgeRefusal::CountryDenied);
-        }
-        if !self.country_allow().is_empty()
-            && !request
-                .country
-                .is_some_and(|c| self.country_allow().contains(&c))
-        {
-            return Err(EdgeRefusal::CountryNotAllowed);
-        }
+        allow_wins(
+            |c: &CountryCode| request.country == Some(*c),
+            self.country_allow(),
+            self.country_deny(),
+            EdgeRefusal::CountryNotAllowed,
+            EdgeRefusal::CountryDenied,
+        )?;
         if !self.url_allow().is_empty() {
-            let path = request.path;
-            if has_dot_segment(path)
-                || !self
-                    .url_allow()
-                    .iter()
-                    .any(|p| path.starts_with(p.as_str()))
-            {
+            let path = path_only(request.path);
+            let starts = |p: &String| {
+                let p = p.as_bytes();
+                path.as_bytes().get(..p.len()).is_some_and(|head| {
+                    if request.ignore_url_case {
+                        head.eq_ignore_ascii_case(p)
+                    } else {
+                        head == p
+                    }
+                })
+            };
+            if has_dot_segment(path) || !self.url_allow().iter().any(starts) {
                 return Err(EdgeRefusal::UrlNotAllowed);
             }
         }
@@ -198,29 +236,46 @@ impl EdgeParams {
             return Err(EdgeRefusal::HostNotAllowed);
         }
         let referrer = request.referrer.filter(|r| !r.trim().is_empty());
-        if self
-            .ref_deny()
-            .iter()
-            .any(|r| referrer_matches(r, referrer))
-        {
-            return Err(EdgeRefusal::ReferrerDenied);
-        }
-        if !self.ref_allow().is_empty()
-            && !self
-                .ref_allow()
-                .iter()
-                .any(|r| referrer_matches(r, referrer))
-        {
-            return Err(EdgeRefusal::ReferrerNotAllowed);
-        }
-        if self.proto_deny().contains(&request.protocol) {
-            return Err(EdgeRefusal::ProtocolDenied);
-        }
-        if !self.proto_allow().is_empty() && !self.proto_allow().contains(&request.protocol) {
-            return Err(EdgeRefusal::ProtocolNotAllowed);
-        }
-        Ok(())
+        allow_wins(
+            |rule: &String| referrer_matches(rule, referrer),
+            self.ref_allow(),
+            self.ref_deny(),
+            EdgeRefusal::ReferrerNotAllowed,
+            EdgeRefusal::ReferrerDenied,
+        )?;
+        allow_wins(
+            |p: &EdgeProto| *p == request.protocol,
+            self.proto_allow(),
+            self.proto_deny(),
+            EdgeRefusal::ProtocolNotAllowed,
+            EdgeRefusal::ProtocolDenied,
+        )
     }
+}
+
+/// One allow/deny pair where allow takes precedence: a match in `allow` passes; else a
+/// match in `deny` is `denied`; else a non-empty `allow` is `not_allowed`.
+fn allow_wins<T>(
+    matches: impl Fn(&T) -> bool,
+    allow: &[T],
+    deny: &[T],
+    not_allowed: EdgeRefusal,
+    denied: EdgeRefusal,
+) -> Result<(), EdgeRefusal> {
+    if allow.iter().any(&matches) {
+        Ok(())
+    } else if deny.iter().any(&matches) {
+        Err(denied)
+    } else if allow.is_empty() {
+        Ok(())
+    } else {
+        Err(not_allowed)
+    }
+}
+
+/// The path without its query string (or a fragment, which a request should not carry).
+fn path_only(path: &str) -> &str {
+    path.split(['?', '#']).next().unwrap_or_default()
 }
 
 /// True when a segment of the path (before any `?` or `#`) is `.` or `..`, also written
@@ -278,11 +333,15 @@ fn host_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-/// A referrer rule against the request's referrer (`None` when there is none).
+/// A referrer rule against the request's referrer (`None` when there is none or it is
+/// blank). A rule preceded by a space matches nothing (the CDN ignores it); a blank rule
+/// or `missing` in any case matches only a missing or blank referrer.
 fn referrer_matches(rule: &str, referrer: Option<&str>) -> bool {
+    let missing_rule = rule.is_empty() || rule.eq_ignore_ascii_case(MISSING);
     match referrer {
-        None => rule == MISSING,
-        Some(_) if rule == MISSING => false,
+        _ if rule.starts_with(' ') => false,
+        None => missing_rule,
+        Some(_) if missing_rule => false,
         Some(url) => {
             let (rule_host, rule_path) = match rule.find('/') {
                 Some(i) => (

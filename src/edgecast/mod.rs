@@ -9,11 +9,21 @@
 //! The plaintext is a parameter string (`ec_expire=1700000000&ec_url_allow=/videos/`), built
 //! and parsed by [`EdgeParams`] and checked against a request by [`EdgeParams::evaluate`].
 //!
-//! Decoding accepts what deployed implementations emit: padded or unpadded, in the
-//! base64url (`-_`) or the standard (`+/`) alphabet. A token mixing both alphabets, with
-//! wrong padding or with non-canonical trailing bits is refused. Encoding always emits
-//! unpadded base64url. Tokens over 512 characters (the CDN's limit) are refused before
-//! decoding.
+//! Decoding accepts what the deployed decoders accept: the base64url (`-_`) and the
+//! standard (`+/`) alphabets, mixed, padded or not. The C decoder of the reference
+//! implementations (`VerizonDigital/ectoken`, `c-ectoken/ecencrypt/base64.c`) maps `+` and
+//! `-` to one digit and `/` and `_` to another, and the C#, Java, Python, JavaScript and
+//! Ruby decoders replace `-_` by `+/` and re-pad before decoding. The GCM tag
+//! authenticates the decoded bytes, so accepting several spellings of one token lets no
+//! one change what it says. Still refused: other characters, `=` anywhere but as
+//! canonical final padding, and non-canonical trailing bits (no encoder emits them).
+//! Encoding always emits unpadded base64url.
+//!
+//! Tokens over 512 characters are refused before decoding: the CDN's documented limit
+//! ("Generating Tokens" and the Azure CDN token-auth page), which npm `ectoken`'s
+//! `decrypt` also enforces (`token: Joi.string().max(512)`). The C decoder takes up to
+//! 6144 characters and the C# generator refuses plaintexts over 512 characters (tokens of
+//! up to 720), but a token the CDN itself refuses is no use to anyone.
 
 mod eval;
 mod params;
@@ -266,8 +276,8 @@ impl EdgeKeyRing {
     /// Decrypts a token with the primary key, then the backup, and returns its plaintext
     /// and the key that matched.
     ///
-    /// In order: the 512-character cap, strict decoding in one of the four accepted
-    /// dialects, the length, then AES-256-GCM in place in a stack buffer. A token that no
+    /// In order: the 512-character cap, decoding (either alphabet, padding optional; see
+    /// the module documentation), the length, then AES-256-GCM in place in a stack buffer. A token that no
     /// key of the ring authenticates is the opaque [`Error::InvalidSignature`]. The owned
     /// plaintext is the only allocation.
     pub fn decrypt(&self, token: &str) -> Result<Verified<String>> {
@@ -280,8 +290,14 @@ impl EdgeKeyRing {
     }
 
     fn open<T>(&self, token: &str, parse: impl FnOnce(&str) -> Result<T>) -> Result<Verified<T>> {
-        let dialect = dialect(token)?;
-        b64::with_decoded::<MAX_RAW, _>(dialect, token.as_bytes(), |raw| self.open_raw(raw, parse))
+        if token.len() > MAX_EDGE_TOKEN_CHARS {
+            return Err(Error::TooLong {
+                max: MAX_EDGE_TOKEN_CHARS,
+            });
+        }
+        let mut raw = [0u8; MAX_RAW];
+        let n = b64::decode_any_alphabet_into::<MAX_EDGE_TOKEN_CHARS>(token.as_bytes(), &mut raw)?;
+        self.open_raw(raw.get_mut(..n).unwrap_or_default(), parse)
     }
 
     fn open_raw<T>(
@@ -325,26 +341,5 @@ impl fmt::Debug for EdgeKeyRing {
             .field("primary", &self.primary().fingerprint())
             .field("backup", &self.backup().map(EdgeKey::fingerprint))
             .finish()
-    }
-}
-
-/// Picks the one dialect the token can be in (after the length cap): the alphabet from
-/// its characters (both alphabets at once is refused), the padding from its last one.
-fn dialect(token: &str) -> Result<b64::Dialect> {
-    if token.len() > MAX_EDGE_TOKEN_CHARS {
-        return Err(Error::TooLong {
-            max: MAX_EDGE_TOKEN_CHARS,
-        });
-    }
-    let bytes = token.as_bytes();
-    let url = bytes.iter().any(|b| matches!(b, b'-' | b'_'));
-    let std = bytes.iter().any(|b| matches!(b, b'+' | b'/'));
-    let padded = bytes.last() == Some(&b'=');
-    match (url, std, padded) {
-        (true, true, _) => Err(Error::Malformed("mixed base64 alphabets")),
-        (false, true, false) => Ok(b64::Dialect::StdUnpadded),
-        (false, true, true) => Ok(b64::Dialect::StdPadded),
-        (_, false, false) => Ok(b64::Dialect::UrlUnpadded),
-        (_, false, true) => Ok(b64::Dialect::UrlPadded),
     }
 }

@@ -1,4 +1,12 @@
 //! The Edgecast parameter string: `name=v1,v2&name2=v3`, typed.
+//!
+//! Sources for the rules below: the CDN's token-auth pages ("Restricting Access by
+//! Country / Referrer / Protocol / URL / Host / IP Address", "Token-Based Authentication
+//! Quick Reference", under <https://docs.edgecast.com/cdn/Content/Token-Based_Authentication/>)
+//! and Microsoft's "Securing Azure CDN assets with token authentication"
+//! (<https://learn.microsoft.com/en-us/azure/cdn/cdn-token-auth>; Azure CDN Premium is the
+//! same platform). Where they say nothing and fwtoken refuses or decides anyway, the
+//! choice is listed in `docs/FORMAT.md`, "Where fwtoken is stricter than the CDN".
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -9,8 +17,8 @@ use core::str::FromStr;
 use time::OffsetDateTime;
 
 use super::MAX_EDGE_PLAINTEXT;
-use crate::net::IpNetwork;
 use crate::error::{Error, Result};
+use crate::net::IpNetwork;
 use crate::timeutil::{self, MAX_UNIX};
 
 const EXPIRE: &str = "ec_expire";
@@ -40,7 +48,7 @@ const KNOWN: [&str; 11] = [
     PROTO_DENY,
 ];
 
-/// The referrer value that stands for "no referrer".
+/// The referrer value that stands for "no referrer" (`Missing` in the docs; any case).
 pub(super) const MISSING: &str = "missing";
 
 /// A request protocol, as `ec_proto_allow` / `ec_proto_deny` name it.
@@ -61,14 +69,16 @@ impl EdgeProto {
         }
     }
 
-    /// `http` or `https`, in any ASCII case.
+    /// `http` or `https`, exactly: "The only valid values for these parameters are
+    /// `http` and `https`", and they "are case-sensitive" ("Restricting Access by
+    /// Protocol"). `HTTPS` is refused rather than folded.
     pub fn parse(text: &str) -> Result<Self> {
-        if text.eq_ignore_ascii_case("http") {
-            Ok(EdgeProto::Http)
-        } else if text.eq_ignore_ascii_case("https") {
-            Ok(EdgeProto::Https)
-        } else {
-            Err(Error::InvalidArgument("protocol must be http or https"))
+        match text {
+            "http" => Ok(EdgeProto::Http),
+            "https" => Ok(EdgeProto::Https),
+            _ => Err(Error::InvalidArgument(
+                "protocol must be http or https, in lower case",
+            )),
         }
     }
 }
@@ -93,6 +103,18 @@ impl CountryCode {
             }
             _ => Err(Error::InvalidArgument(
                 "a country code is two ASCII letters",
+            )),
+        }
+    }
+
+    /// A code as a token carries it: two upper-case ASCII letters. The docs write ISO
+    /// 3166 codes (`US`, `CA`), and the CDN's country matching is case-sensitive, so a
+    /// lower-case code in a token is refused rather than folded.
+    fn from_token(code: &str) -> Result<Self> {
+        match *code.as_bytes() {
+            [a, b] if a.is_ascii_uppercase() && b.is_ascii_uppercase() => Ok(Self([a, b])),
+            _ => Err(Error::InvalidArgument(
+                "a country code in a token is two upper-case ASCII letters",
             )),
         }
     }
@@ -136,8 +158,11 @@ impl fmt::Display for ClientIpText {
 ///
 /// Every value obeys one rule, in the builder and the parser alike: a list item is not
 /// empty and contains no `&`, `,`, `=`, whitespace or control character, so the
-/// parameter string has one reading. Unknown parameters (`ec_secure=1`, say) are kept,
-/// in order, and written after the known ones.
+/// parameter string has one reading. The referrer lists are the exception the docs make:
+/// a blank item (`ec_ref_allow=www.example.com,`) stands for a missing or blank referrer,
+/// and an item preceded by a space is ignored ("Restricting Access by Referrer"); the
+/// parser keeps both as written, so the string writes back identically. Unknown
+/// parameters (`ec_secure=1`, say) are kept, in order, and written after the known ones.
 ///
 /// ```
 /// use fwtoken::{EdgeParams, EdgeProto};
@@ -173,6 +198,11 @@ impl EdgeParams {
     /// Parses a parameter string strictly: `name=value` pairs joined by `&`, list items
     /// by `,`; each parameter at most once; known names exactly in lower case; every value
     /// valid for its parameter. Refuses more than [`MAX_EDGE_PLAINTEXT`] bytes first.
+    ///
+    /// As the CDN documents: `ec_clientip` may have host bits set past its prefix
+    /// (`11.22.33.0/22`, read as `11.22.32.0/22`); referrer lists may hold blank items and
+    /// items preceded by a space. The refusals the docs do not ask for are listed in
+    /// `docs/FORMAT.md`.
     pub fn parse(text: &str) -> Result<Self> {
         if text.len() > MAX_EDGE_PLAINTEXT {
             return Err(Error::TooLong {
@@ -189,7 +219,12 @@ impl EdgeParams {
                 .split_once('=')
                 .ok_or(Error::Malformed("parameter without '='"))?;
             check_name(name).map_err(|_| Error::Malformed("invalid parameter name"))?;
-            check_list(value).map_err(|_| Error::Malformed("invalid parameter value"))?;
+            let list_ok = if name == REF_ALLOW || name == REF_DENY {
+                check_ref_list(value)
+            } else {
+                check_list(value)
+            };
+            list_ok.map_err(|_| Error::Malformed("invalid parameter value"))?;
             match KNOWN.iter().position(|k| *k == name) {
                 Some(i) => {
                     let first = seen
@@ -223,12 +258,16 @@ impl EdgeParams {
         let items = || value.split(',');
         match name {
             EXPIRE => self.expire = Some(parse_unix(value)?),
-            CLIENT_IP => self.client_ip = Some(IpNetwork::from_str(value)?),
+            CLIENT_IP => self.client_ip = Some(IpNetwork::parse_masked(value)?),
             COUNTRY_ALLOW => {
-                self.country_allow = items().map(CountryCode::new).collect::<Result<_>>()?
+                self.country_allow = items()
+                    .map(CountryCode::from_token)
+                    .collect::<Result<_>>()?
             }
             COUNTRY_DENY => {
-                self.country_deny = items().map(CountryCode::new).collect::<Result<_>>()?
+                self.country_deny = items()
+                    .map(CountryCode::from_token)
+                    .collect::<Result<_>>()?
             }
             URL_ALLOW => {
                 self.url_allow = items()
@@ -245,16 +284,8 @@ impl EdgeParams {
                     .map(|v| check_host(v).map(|()| v.into()))
                     .collect::<Result<_>>()?
             }
-            REF_ALLOW => {
-                self.ref_allow = items()
-                    .map(|v| check_ref(v).map(|()| v.into()))
-                    .collect::<Result<_>>()?
-            }
-            REF_DENY => {
-                self.ref_deny = items()
-                    .map(|v| check_ref(v).map(|()| v.into()))
-                    .collect::<Result<_>>()?
-            }
+            REF_ALLOW => self.ref_allow = items().map(String::from).collect(),
+            REF_DENY => self.ref_deny = items().map(String::from).collect(),
             PROTO_ALLOW => {
                 self.proto_allow = items().map(EdgeProto::parse).collect::<Result<_>>()?
             }
@@ -269,7 +300,8 @@ impl EdgeParams {
         self.expire
     }
 
-    /// `ec_clientip`: the client address or network the token is bound to.
+    /// `ec_clientip`: the client address or network the token is bound to (host bits past
+    /// the prefix cleared).
     pub fn client_ip(&self) -> Option<IpNetwork> {
         self.client_ip
     }
@@ -299,12 +331,14 @@ impl EdgeParams {
         &self.host_deny
     }
 
-    /// `ec_ref_allow`: referrers (`[*.]host[/path-prefix]`, or `missing` for none).
+    /// `ec_ref_allow`: referrers as written: `[*.]host[/path-prefix]`, `missing` (any
+    /// case) or a blank item for none, or an item preceded by a space (ignored).
     pub fn ref_allow(&self) -> &[String] {
         &self.ref_allow
     }
 
-    /// `ec_ref_deny`: referrers refused (`[*.]host[/path-prefix]`, or `missing` for none).
+    /// `ec_ref_deny`: referrers refused, as written (the same forms as
+    /// [`ref_allow`](Self::ref_allow)).
     pub fn ref_deny(&self) -> &[String] {
         &self.ref_deny
     }
@@ -458,9 +492,10 @@ impl EdgeParamsBuilder {
         self.record(Ok(()), |p| p.client_ip = Some(net))
     }
 
-    /// `ec_clientip` from text (`203.0.113.7`, `203.0.113.0/24`).
+    /// `ec_clientip` from text (`203.0.113.7`, `203.0.113.0/24`); host bits past the
+    /// prefix are cleared, as the CDN reads them (`11.22.33.0/22` is `11.22.32.0/22`).
     pub fn client_ip_text(self, text: &str) -> Self {
-        match IpNetwork::from_str(text) {
+        match IpNetwork::parse_masked(text) {
             Ok(net) => self.client_network(net),
             Err(e) => self.record(Err(e), |_| {}),
         }
@@ -497,14 +532,14 @@ impl EdgeParamsBuilder {
         self.record(check_host(host), |p| p.host_deny.push(host.into()))
     }
 
-    /// Adds a referrer to `ec_ref_allow`: `[*.]host[/path-prefix]`, or `missing` to allow
-    /// requests without a referrer.
+    /// Adds a referrer to `ec_ref_allow`: `[*.]host[/path-prefix]`, or `missing` (any
+    /// case) to allow requests without a referrer.
     pub fn referrer_allow(self, referrer: &str) -> Self {
         self.record(check_ref(referrer), |p| p.ref_allow.push(referrer.into()))
     }
 
-    /// Adds a referrer to `ec_ref_deny`: `[*.]host[/path-prefix]`, or `missing` to refuse
-    /// requests without a referrer.
+    /// Adds a referrer to `ec_ref_deny`: `[*.]host[/path-prefix]`, or `missing` (any
+    /// case) to refuse requests without a referrer.
     pub fn referrer_deny(self, referrer: &str) -> Self {
         self.record(check_ref(referrer), |p| p.ref_deny.push(referrer.into()))
     }
@@ -594,6 +629,24 @@ fn check_list(value: &str) -> Result<()> {
     }
 }
 
+/// A referrer list as a token may carry it: each item blank (a missing or blank
+/// referrer), preceded by a space (ignored by the CDN; only free of control characters),
+/// or a referrer [`check_ref`] accepts.
+fn check_ref_list(value: &str) -> Result<()> {
+    let ok = value.split(',').all(|item| {
+        item.is_empty()
+            || (item.starts_with(' ') && !item.chars().any(|c| c == '=' || c.is_control()))
+            || check_ref(item).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(
+            "a referrer is blank, `missing`, [*.]host[/path], or ignored after a space",
+        ))
+    }
+}
+
 fn check_item(item: &str) -> Result<()> {
     if item.is_empty() || item.chars().any(forbidden) {
         return Err(Error::InvalidArgument(
@@ -642,10 +695,10 @@ pub(super) fn check_host(host: &str) -> Result<()> {
     }
 }
 
-/// `missing`, or `[*.]host[/path-prefix]`.
+/// `missing` (any case), or `[*.]host[/path-prefix]`.
 fn check_ref(referrer: &str) -> Result<()> {
     check_item(referrer)?;
-    if referrer == MISSING {
+    if referrer.eq_ignore_ascii_case(MISSING) {
         return Ok(());
     }
     let host = referrer.split_once('/').map_or(referrer, |(h, _)| h);
