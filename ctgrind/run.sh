@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Secret-taint checking of every fwtoken verification path under Valgrind memcheck.
+#
+#   ctgrind/run.sh            both passes (run-time selected backends, then software backends)
+#   ctgrind/run.sh detected   only the first pass
+#
+# Builds the harness (its own workspace, target dir ctgrind/target), writes the
+# declassification suppressions from ctgrind/declassify.points with the current source
+# line numbers, and runs the harness under memcheck, once with the AES/GHASH backends the
+# RustCrypto crates pick from Valgrind's CPUID and once with their software backends
+# forced by the documented cfg flags. Exits non-zero when any path shows a secret-dependent
+# branch or address, an outcome is wrong, or a negative control is not caught.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+ct=$root/ctgrind
+
+if ! command -v valgrind >/dev/null 2>&1; then
+    echo "ctgrind: valgrind is not installed (apt-get install -y valgrind)" >&2
+    exit 1
+fi
+case "$(uname -m)" in
+    x86_64) ;;
+    *) echo "ctgrind: the client-request shim is written for x86_64 only" >&2; exit 1 ;;
+esac
+echo "ctgrind: $(valgrind --version), $(rustc --version)"
+
+# The one line of $1 that contains the text $2, as a suppression frame `src:*NAME:LINE`.
+resolve_line() {
+    local file=$1 text=$2 hits
+    if [ ! -f "$file" ]; then
+        echo "ctgrind: declassification point: no file $file" >&2
+        return 1
+    fi
+    hits=$(grep -nF -- "$text" "$file" | cut -d: -f1 || true)
+    if [ "$(printf '%s\n' "$hits" | grep -c .)" -ne 1 ]; then
+        echo "ctgrind: declassification point: \"$text\" is not exactly one line of $file;" >&2
+        echo "         the code changed: review the point in ctgrind/declassify.points" >&2
+        return 1
+    fi
+    printf 'src:*%s:%s\n' "$(basename "$file")" "$hits"
+}
+
+# The source directory of dependency $1 (from cargo metadata).
+dep_dir() {
+    local found
+    found=$(cargo metadata --manifest-path "$ct/Cargo.toml" --format-version 1 2>/dev/null |
+        grep -o "\"manifest_path\":\"[^\"]*/$1-[0-9][^\"/]*/Cargo.toml\"" | sort -u)
+    if [ "$(printf '%s\n' "$found" | grep -c .)" -ne 1 ]; then
+        echo "ctgrind: dependency $1: expected one version in the harness's lock file" >&2
+        return 1
+    fi
+    found=${found#\"manifest_path\":\"}
+    dirname "${found%\"}"
+}
+
+# Writes the suppressions for ctgrind/declassify.points to $1.
+write_suppressions() {
+    local out=$1 line name rest kinds frames frame spec file text kind dep
+    local -a specs kind_list
+    : > "$out"
+    while IFS= read -r line; do
+        case "$line" in '' | '#'*) continue ;; esac
+        name=${line%% | *}
+        rest=${line#* | }
+        kinds=${rest%% | *}
+        frames=${rest#* | }
+        specs=()
+        while [ -n "$frames" ]; do
+            frame=${frames%% ; *}
+            if [ "$frame" = "$frames" ]; then frames=""; else frames=${frames#* ; }; fi
+            case "$frame" in
+                '...' | fun:*) specs+=("$frame") ;;
+                at:dep:*)
+                    spec=${frame#at:dep:}
+                    dep=${spec%%/*}
+                    file=$(dep_dir "$dep") || return 1
+                    spec=${spec#*/}
+                    file=$file/${spec%%:*}
+                    text=${spec#*:}
+                    spec=$(resolve_line "$file" "$text") || return 1
+                    specs+=("$spec")
+                    ;;
+                at:*)
+                    spec=${frame#at:}
+                    file=$root/${spec%%:*}
+                    text=${spec#*:}
+                    spec=$(resolve_line "$file" "$text") || return 1
+                    specs+=("$spec")
+                    ;;
+                *) echo "ctgrind: bad frame \"$frame\" in point $name" >&2; return 1 ;;
+            esac
+        done
+        kind_list=()
+        case ",$kinds," in *,Cond,*) kind_list+=(Cond) ;; esac
+        case ",$kinds," in *,Value,*) kind_list+=(Value1 Value2 Value4 Value8 Value16 Value32) ;; esac
+        for kind in "${kind_list[@]}"; do
+            {
+                echo "{"
+                echo "   declassify:$name"
+                echo "   Memcheck:$kind"
+                printf '   %s\n' "${specs[@]}"
+                echo "}"
+            } >> "$out"
+        done
+        echo "ctgrind: declassification point $name: ${specs[*]}"
+    done < "$ct/declassify.points"
+}
+
+# run LABEL TARGET_DIR RUSTFLAGS
+run_pass() {
+    local label=$1 target=$2 flags=$3 supp status=0
+    echo
+    echo "ctgrind: ==== pass: $label ===="
+    RUSTFLAGS="$flags" cargo build --release --locked --quiet \
+        --manifest-path "$ct/Cargo.toml" --target-dir "$target" || return 1
+    supp=$target/declassify.supp
+    write_suppressions "$supp" || return 1
+    valgrind --tool=memcheck --error-limit=no --num-callers=40 --read-inline-info=yes \
+        --suppressions="$supp" --show-error-list=yes \
+        "$target/release/fwtoken-ctgrind" 2>&1 || status=$?
+    if [ "$status" -ne 0 ]; then
+        echo "ctgrind: pass \"$label\" FAILED (exit $status)"
+        return 1
+    fi
+    echo "ctgrind: pass \"$label\" passed"
+}
+
+failed=0
+run_pass "backends chosen at run time (Valgrind's CPUID: AES-NI, PCLMULQDQ, soft SHA-256)" \
+    "$ct/target" "" || failed=1
+if [ "${1:-all}" != detected ]; then
+    run_pass "software backends forced (--cfg aes_backend=\"soft\" --cfg polyval_backend=\"soft\")" \
+        "$ct/target/soft" '--cfg aes_backend="soft" --cfg polyval_backend="soft"' || failed=1
+fi
+if [ "$failed" -ne 0 ]; then
+    echo "ctgrind: FAILED"
+    exit 1
+fi
+echo "ctgrind: every pass passed"
