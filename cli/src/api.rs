@@ -2,20 +2,41 @@
 
 use std::time::Duration;
 
+use clap::ArgGroup;
 use clap::{Args, Subcommand};
-use fwtoken::{ApiPolicy, ApiToken, ApiTokenRequest};
+use fwtoken::{ApiPolicy, ApiToken, ApiTokenId, ApiTokenRequest};
 use serde_json::json;
 
 use crate::Ctx;
-use crate::common::{CliError, CliResult, now, parse_duration, rfc3339};
+use crate::common::{CliError, CliResult, now, parse_duration, rfc3339, store_error};
 
 /// `fwtoken api ...`
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Issue an API token; prints FotoWeb's `{"token":..,"expires":..}`.
     Issue(Issue),
-    /// Verify an API token; prints its claims as JSON.
+    /// Verify an API token; prints its claims as JSON (with --store: also that it is
+    /// registered and not revoked).
     Verify(Verify),
+    /// Revoke one API token by id, or all of a user's, or all of an application's
+    /// (needs --store); prints how many.
+    Revoke(Revoke),
+}
+
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("which").required(true).args(["token_id", "user", "app"])))]
+pub struct Revoke {
+    /// The token's id (32 hex characters, printed by `api issue` and `api verify`).
+    token_id: Option<String>,
+    /// Every token of this user (every spelling of the same identity).
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// Every token issued to this application.
+    #[arg(long, value_name = "APP")]
+    app: Option<String>,
+    /// The current time (RFC 3339) instead of the clock.
+    #[arg(long, value_name = "T")]
+    now: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -66,6 +87,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> CliResult {
     match cmd {
         Cmd::Issue(a) => issue(a, ctx),
         Cmd::Verify(a) => verify(a, ctx),
+        Cmd::Revoke(a) => revoke(a, ctx),
     }
 }
 
@@ -94,10 +116,23 @@ fn issue(a: Issue, ctx: &Ctx) -> CliResult {
     if let Some(max) = a.max_duration {
         policy = policy.max_duration(max);
     }
-    let info = ApiToken::issue(&ring, &request, now, &policy, &mut fwtoken::os_rng())?;
+    let Some(store) = ctx.store()? else {
+        let info = ApiToken::issue(&ring, &request, now, &policy, &mut fwtoken::os_rng())?;
+        println!(
+            "{}",
+            json!({"token": info.token, "expires": info.expires.as_str()})
+        );
+        return Ok(());
+    };
+    // With a store: registered, so it can be revoked and listed; its id is printed.
+    let (info, record) =
+        ApiToken::issue_with_record(&ring, &request, now, &policy, &mut fwtoken::os_rng())?;
+    store
+        .register_api_token(&record, now)
+        .map_err(store_error)?;
     println!(
         "{}",
-        json!({"token": info.token, "expires": info.expires.as_str()})
+        json!({"token": info.token, "expires": info.expires.as_str(), "id": record.id.to_string()})
     );
     Ok(())
 }
@@ -115,6 +150,15 @@ fn verify(a: Verify, ctx: &Ctx) -> CliResult {
         policy = policy.deny_user(u);
     }
     let v = ApiToken::verify_with_policy(&ring, &a.token, now, leeway, &policy)?;
+    if let Some(store) = ctx.store()?
+        && !store
+            .is_api_token_active(&v.token_id, now)
+            .map_err(store_error)?
+    {
+        return Err(CliError::Refused(
+            "the API token is revoked or not registered".into(),
+        ));
+    }
     let out = json!({
         "user": v.user,
         "app": v.app.as_str(),
@@ -123,6 +167,48 @@ fn verify(a: Verify, ctx: &Ctx) -> CliResult {
         "expires": rfc3339(v.expires),
         "key": v.slot().as_str(),
     });
+    println!("{out}");
+    Ok(())
+}
+
+/// `api revoke TOKEN_ID | --user NAME | --app APP`. By id: exit 1 when it was not active;
+/// by user or application: the count, which may be 0.
+fn revoke(a: Revoke, ctx: &Ctx) -> CliResult {
+    let id = a
+        .token_id
+        .as_deref()
+        .map(|t| {
+            t.parse::<ApiTokenId>()
+                .map_err(|e| CliError::Usage(format!("TOKEN_ID: {e}")))
+        })
+        .transpose()?;
+    let store = ctx.require_store()?;
+    let now = now(a.now.as_deref())?;
+    let out = match (id, &a.user, &a.app) {
+        (Some(id), _, _) => {
+            if !store.revoke_api_token(&id, now).map_err(store_error)? {
+                return Err(CliError::Refused(
+                    "the API token is not active (unknown or already revoked)".into(),
+                ));
+            }
+            json!({ "id": id.to_string(), "revoked": 1 })
+        }
+        (None, Some(user), _) => {
+            let n = store
+                .revoke_user_api_tokens(user, now)
+                .map_err(store_error)?;
+            json!({ "user": user, "revoked": n })
+        }
+        (None, None, Some(app)) => {
+            let n = store.revoke_app_api_tokens(app, now).map_err(store_error)?;
+            json!({ "app": app, "revoked": n })
+        }
+        (None, None, None) => {
+            return Err(CliError::Usage(
+                "give TOKEN_ID, --user NAME or --app APP".into(),
+            ));
+        }
+    };
     println!("{out}");
     Ok(())
 }

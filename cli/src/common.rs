@@ -7,7 +7,10 @@ use std::time::Duration;
 use fwtoken::time::OffsetDateTime;
 use fwtoken::{KeyRing, Secret};
 
+use fwtoken_store::{BlockingStore, StoreConfig, StoreError};
+
 use crate::secrets_file::SecretsFile;
+use crate::store_url::StoreUrl;
 
 /// What went wrong, and so which exit code to use.
 #[derive(Debug)]
@@ -136,4 +139,33 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// RFC 3339 UTC text (`2016-03-31T16:12:00Z`).
 pub fn rfc3339(t: OffsetDateTime) -> String {
     fwtoken::rfc3339(t)
+}
+
+/// Opens the store named by `--store` / `FWTOKEN_STORE` (migrating it if needed): no
+/// cache and no background housekeeping, since the command exits at once. `memory` is
+/// refused: it would forget everything at exit.
+pub fn open_store(url: &StoreUrl) -> CliResult<BlockingStore> {
+    let config = StoreConfig::new().cache(false).purge_every(None);
+    let opened = match url {
+        StoreUrl::Memory => {
+            return usage(
+                "--store memory would forget everything when the command exits: use sqlite:PATH or postgres://...",
+            );
+        }
+        StoreUrl::Sqlite(path) => BlockingStore::sqlite(path, config),
+        StoreUrl::Postgres(text) => fwtoken_store::PostgresConfig::new(text)
+            .and_then(|pg| BlockingStore::postgres(pg, config)),
+    };
+    opened.map_err(|e| CliError::Usage(format!("store {}: {e}", url.describe())))
+}
+
+/// Exit 1 for what the store refuses (the device cap, a revoked or conflicting id);
+/// exit 2 for the storage failing or being misconfigured.
+pub fn store_error(e: StoreError) -> CliError {
+    match e {
+        StoreError::DeviceLimit { .. } | StoreError::Revoked | StoreError::Conflict => {
+            CliError::Refused(e.to_string())
+        }
+        other => CliError::Usage(other.to_string()),
+    }
 }

@@ -3,19 +3,38 @@
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use fwtoken::{DevicePolicy, DeviceToken};
+use fwtoken::{DeviceId, DevicePolicy, DeviceToken};
+use fwtoken_store::DeviceLimit;
 use serde_json::json;
 
 use crate::Ctx;
-use crate::common::{CliResult, now, parse_duration, rfc3339};
+use crate::common::{CliError, CliResult, now, parse_duration, rfc3339, store_error};
+
+/// Devices one user may hold when registering in a store (the example server's cap).
+pub const DEFAULT_MAX_DEVICES: usize = 5;
 
 /// `fwtoken device ...`
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Issue a device token (a new device) for a user.
     Issue(Issue),
-    /// Verify a device token; prints its claims as JSON.
+    /// Verify a device token; prints its claims as JSON (with --store: also that the
+    /// device is registered and not revoked).
     Verify(Verify),
+    /// List a user's devices, active and revoked, as a JSON array (needs --store).
+    List {
+        /// The user (every spelling of the same identity is listed).
+        #[arg(long, value_name = "NAME")]
+        user: String,
+    },
+    /// Revoke a device for good (needs --store); exit 1 when it was not active.
+    Revoke {
+        /// The device id (32 hex characters).
+        device_id: String,
+        /// The current time (RFC 3339) instead of the clock.
+        #[arg(long, value_name = "T")]
+        now: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -26,6 +45,9 @@ pub struct Issue {
     /// The current time (RFC 3339) instead of the clock.
     #[arg(long, value_name = "T")]
     now: Option<String>,
+    /// With --store: the most active devices one user may hold (the next is refused).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_DEVICES)]
+    max_devices: usize,
 }
 
 #[derive(Args, Debug)]
@@ -48,6 +70,8 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> CliResult {
     match cmd {
         Cmd::Issue(a) => issue(a, ctx),
         Cmd::Verify(a) => verify(a, ctx),
+        Cmd::List { user } => list(&user, ctx),
+        Cmd::Revoke { device_id, now: at } => revoke(&device_id, at.as_deref(), ctx),
     }
 }
 
@@ -55,7 +79,13 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> CliResult {
 fn issue(a: Issue, ctx: &Ctx) -> CliResult {
     let ring = ctx.secrets.ring()?;
     let now = now(a.now.as_deref())?;
+    let store = ctx.store()?;
     let (token, record) = DeviceToken::issue(&ring, &a.user, now, &mut fwtoken::os_rng())?;
+    if let Some(store) = &store {
+        store
+            .register_device(&record, DeviceLimit::refuse(a.max_devices), now)
+            .map_err(store_error)?;
+    }
     let out = json!({
         "token": token,
         "device_id": record.device_id.to_string(),
@@ -80,6 +110,13 @@ fn verify(a: Verify, ctx: &Ctx) -> CliResult {
     } else {
         DeviceToken::verify(&ring, &a.token)?
     };
+    if let Some(store) = ctx.store()?
+        && !store.is_device_active(&v.device_id).map_err(store_error)?
+    {
+        return Err(CliError::Refused(
+            "the device is revoked or not registered".into(),
+        ));
+    }
     let out = json!({
         "device_id": v.device_id.to_string(),
         "user": v.user,
@@ -88,4 +125,44 @@ fn verify(a: Verify, ctx: &Ctx) -> CliResult {
     });
     println!("{out}");
     Ok(())
+}
+
+/// `device list --user NAME`: a JSON array, oldest registration first.
+fn list(user: &str, ctx: &Ctx) -> CliResult {
+    let store = ctx.require_store()?;
+    let entries = store.devices_of(user).map_err(store_error)?;
+    let out: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            json!({
+                "device_id": e.device_id.to_string(),
+                "user": e.user,
+                "user_key": e.user_key,
+                "issued_at": rfc3339(e.issued_at),
+                "last_seen": e.last_seen.map(rfc3339),
+                "revoked_at": e.revoked_at.map(rfc3339),
+                "active": e.is_active(),
+            })
+        })
+        .collect();
+    println!("{}", serde_json::Value::Array(out));
+    Ok(())
+}
+
+/// `device revoke DEVICE_ID`: exit 0 when it was active, 1 when there was nothing to revoke.
+fn revoke(id: &str, at: Option<&str>, ctx: &Ctx) -> CliResult {
+    let device = DeviceId::parse(id).map_err(|e| CliError::Usage(format!("DEVICE_ID: {e}")))?;
+    let store = ctx.require_store()?;
+    let now = now(at)?;
+    if store.revoke_device(&device, now).map_err(store_error)? {
+        println!(
+            "{}",
+            json!({ "device_id": device.to_string(), "revoked": true })
+        );
+        Ok(())
+    } else {
+        Err(CliError::Refused(
+            "the device is not active (unknown or already revoked)".into(),
+        ))
+    }
 }

@@ -21,6 +21,9 @@ mod fernet;
 mod login;
 mod secret;
 mod secrets_file;
+mod store;
+mod store_url;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,9 +31,12 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use common::{CliError, CliResult, SecretSource};
+use store_url::StoreUrl;
 
 const AFTER_HELP: &str = "\
 Secrets: FWTOKEN_SECRET, FWTOKEN_BACKUP_SECRET (environment), or --secrets-file PATH.
+State: --store sqlite:PATH | postgres://... (or FWTOKEN_STORE); without it nothing is
+recorded and the store commands (list, revoke, user, store) are unavailable.
 Edgecast keys: FWTOKEN_EDGE_KEY, FWTOKEN_EDGE_BACKUP_KEY. Fernet keys: FWTOKEN_FERNET_KEY,
 FWTOKEN_FERNET_BACKUP_KEY (environment only).
 Durations: ISO 8601 (PT30M) or short forms (30m, 1h, 45s, 2d, 1w). Times: RFC 3339.
@@ -43,8 +49,26 @@ Exit codes: 0 ok, 1 refused, 2 usage or configuration error.";
 struct Cli {
     /// A secrets file (`primary = ...`, `backup = ...`; mode 600) instead of
     /// FWTOKEN_SECRET / FWTOKEN_BACKUP_SECRET.
-    #[arg(long, global = true, env = "FWTOKEN_SECRETS_FILE", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "FWTOKEN_SECRETS_FILE",
+        hide_env_values = true,
+        value_name = "PATH"
+    )]
     secrets_file: Option<PathBuf>,
+
+    /// The durable store (`sqlite:PATH` or `postgres://...`): issue registers, verify
+    /// checks revocation, and the list/revoke commands work.
+    /// (Parsed here, not by clap, whose error would repeat the value and its password.)
+    #[arg(
+        long,
+        global = true,
+        env = "FWTOKEN_STORE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    store: Option<String>,
 
     #[command(subcommand)]
     group: Group,
@@ -73,6 +97,12 @@ enum Group {
     /// Fernet tokens.
     #[command(subcommand)]
     Fernet(fernet::Cmd),
+    /// A user's devices and API tokens, all at once (needs --store).
+    #[command(subcommand)]
+    User(user::Cmd),
+    /// The store itself: migrate, purge (needs --store).
+    #[command(subcommand)]
+    Store(store::Cmd),
     /// Print a shell completion script to stdout.
     Completions {
         /// The shell.
@@ -85,12 +115,34 @@ enum Group {
 pub struct Ctx {
     /// Where the site's secrets come from.
     pub secrets: SecretSource,
+    /// The store, when one was named.
+    pub store: Option<StoreUrl>,
+}
+
+impl Ctx {
+    /// The store, opened, when `--store` was given.
+    pub fn store(&self) -> CliResult<Option<fwtoken_store::BlockingStore>> {
+        self.store.as_ref().map(common::open_store).transpose()
+    }
+
+    /// The store, which this command cannot do without.
+    pub fn require_store(&self) -> CliResult<fwtoken_store::BlockingStore> {
+        self.store()?.ok_or_else(|| {
+            CliError::Usage("this command needs a store: --store URL or FWTOKEN_STORE".into())
+        })
+    }
 }
 
 fn run(cli: Cli) -> CliResult {
     let ctx = Ctx {
         secrets: SecretSource {
             file: cli.secrets_file,
+        },
+        store: match cli.store.as_deref() {
+            None | Some("") => None,
+            Some(text) => {
+                Some(StoreUrl::parse(text).map_err(|e| CliError::Usage(format!("--store: {e}")))?)
+            }
         },
     };
     match cli.group {
@@ -101,6 +153,8 @@ fn run(cli: Cli) -> CliResult {
         Group::Cache(c) => cache::run(c, &ctx),
         Group::Edge(c) => edge::run(c),
         Group::Fernet(c) => fernet::run(c),
+        Group::User(c) => user::run(c, &ctx),
+        Group::Store(c) => store::run(c, &ctx),
         Group::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "fwtoken", &mut std::io::stdout());

@@ -543,3 +543,152 @@ fn the_secrets_file_replaces_the_environment_and_must_be_private() {
         2
     );
 }
+
+/// Runs with `FWTOKEN_SECRET` and `FWTOKEN_STORE` set.
+fn with_store(store: &str, args: &[&str]) -> Output {
+    run(
+        args,
+        &[("FWTOKEN_SECRET", SECRET), ("FWTOKEN_STORE", store)],
+    )
+}
+
+fn field(o: &Output, name: &str) -> String {
+    json(o)[name].as_str().unwrap().to_string()
+}
+
+#[test]
+fn store_commands_on_a_sqlite_file_print_json_and_exit_as_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("fw.sqlite").display());
+    let store = store.as_str();
+
+    let o = with_store(store, &["store", "migrate"]);
+    assert_eq!(json(&o)["migrated"], true);
+
+    // Devices: issue registers (the cap refuses the next with exit 1 and the cap named),
+    // verify checks the registration, list shows them, revoke ends one.
+    let first = with_store(
+        store,
+        &["device", "issue", "--user", "alice", "--max-devices", "2"],
+    );
+    let token = field(&first, "token");
+    let id = field(&first, "device_id");
+    json(&with_store(
+        store,
+        &["device", "issue", "--user", "ALICE", "--max-devices", "2"],
+    ));
+    let third = with_store(
+        store,
+        &["device", "issue", "--user", "alice", "--max-devices", "2"],
+    );
+    assert_eq!(code(&third), 1);
+    assert!(stderr(&third).contains("at most 2"), "{}", stderr(&third));
+    assert_eq!(code(&with_store(store, &["device", "verify", &token])), 0);
+    let list = json(&with_store(store, &["device", "list", "--user", "alice"]));
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(
+        list.iter()
+            .all(|d| d["active"] == true && d["user_key"] == "alice")
+    );
+    assert_eq!(list[0]["device_id"], id.as_str());
+    let o = with_store(store, &["device", "revoke", &id]);
+    assert_eq!(json(&o)["revoked"], true);
+    // Revoked: verify refuses, revoking again has nothing to do (exit 1), the list says so.
+    assert_eq!(code(&with_store(store, &["device", "verify", &token])), 1);
+    assert_eq!(code(&with_store(store, &["device", "revoke", &id])), 1);
+    let list = json(&with_store(store, &["device", "list", "--user", "alice"]));
+    assert_eq!(list[0]["active"], false);
+    assert!(list[0]["revoked_at"].is_string());
+    // The same token without a store still verifies: it is the store that remembers.
+    assert_eq!(code(&run(&["device", "verify", &token], ENV)), 0);
+    assert_eq!(
+        code(&with_store(store, &["device", "revoke", "not-an-id"])),
+        2
+    );
+
+    // API tokens: issue prints the id, verify checks revocation, revoke by id/user/app.
+    let issue = |user: &str, app: &str| {
+        let o = with_store(
+            store,
+            &[
+                "api",
+                "issue",
+                "--user",
+                user,
+                "--app",
+                app,
+                "--duration",
+                "1h",
+            ],
+        );
+        let v = json(&o);
+        assert_eq!(v["id"].as_str().unwrap().len(), 32);
+        (
+            v["token"].as_str().unwrap().to_string(),
+            v["id"].as_str().unwrap().to_string(),
+        )
+    };
+    let (t1, id1) = issue("bob", "CMS");
+    let (t2, _) = issue("bob", "Sync");
+    let (t3, _) = issue("carol", "Sync");
+    let v = json(&with_store(store, &["api", "verify", &t1]));
+    assert_eq!(v["id"], id1.as_str());
+    assert_eq!(
+        json(&with_store(store, &["api", "revoke", &id1]))["revoked"],
+        1
+    );
+    assert_eq!(code(&with_store(store, &["api", "verify", &t1])), 1);
+    assert_eq!(code(&with_store(store, &["api", "revoke", &id1])), 1);
+    let o = with_store(store, &["api", "revoke", "--app", "Sync"]);
+    assert_eq!(json(&o)["revoked"], 2);
+    assert_eq!(code(&with_store(store, &["api", "verify", &t2])), 1);
+    assert_eq!(code(&with_store(store, &["api", "verify", &t3])), 1);
+    let o = with_store(store, &["api", "revoke", "--user", "nobody"]);
+    assert_eq!(json(&o)["revoked"], 0);
+    // Exactly one of TOKEN_ID, --user, --app.
+    assert_eq!(code(&with_store(store, &["api", "revoke"])), 2);
+    assert_eq!(
+        code(&with_store(
+            store,
+            &["api", "revoke", "--user", "a", "--app", "b"]
+        )),
+        2
+    );
+
+    // user revoke: every device and API token of one identity, counted.
+    let (t4, _) = issue("dave", "CMS");
+    let dave = with_store(store, &["device", "issue", "--user", "dave"]);
+    let dave_device = field(&dave, "token");
+    let o = with_store(store, &["user", "revoke", "Dave"]);
+    let v = json(&o);
+    assert_eq!(
+        (v["devices"].as_u64(), v["api_tokens"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(code(&with_store(store, &["api", "verify", &t4])), 1);
+    assert_eq!(
+        code(&with_store(store, &["device", "verify", &dave_device])),
+        1
+    );
+
+    let o = with_store(store, &["store", "purge"]);
+    assert!(json(&o)["purged"].is_u64());
+
+    // The store commands need a store; `memory` is refused; a bad URL never echoes a password.
+    assert_eq!(code(&run(&["device", "list", "--user", "a"], ENV)), 2);
+    assert_eq!(code(&run(&["store", "purge"], ENV)), 2);
+    assert_eq!(
+        code(&with_store("memory", &["device", "list", "--user", "a"])),
+        2
+    );
+    let o = with_store("mysql://u:hunter2@db/x", &["device", "list", "--user", "a"]);
+    assert_eq!(code(&o), 2);
+    assert!(!stderr(&o).contains("hunter2"));
+    let o = run(
+        &["device", "list", "--help"],
+        &[("FWTOKEN_STORE", "postgres://u:hunter2@db/x")],
+    );
+    assert_eq!(code(&o), 0);
+    assert!(!stdout(&o).contains("hunter2"));
+}
