@@ -95,6 +95,17 @@ fn check_verifier<T>(
     produced: &[String],
     verify: impl Fn(&str) -> Result<T, fwtoken::Error>,
 ) {
+    check_verifier_spelled(data, produced, verify, str::to_string);
+}
+
+/// [`check_verifier`] for a format with several accepted spellings of one token:
+/// `canonical` maps each to one spelling, and "identical" means identical after it.
+fn check_verifier_spelled<T>(
+    data: &[u8],
+    produced: &[String],
+    verify: impl Fn(&str) -> Result<T, fwtoken::Error>,
+    canonical: impl Fn(&str) -> String,
+) {
     for p in produced {
         assert!(verify(p).is_ok(), "a token the target produced must verify");
     }
@@ -102,6 +113,7 @@ fn check_verifier<T>(
         let original = &produced[usize::from(*pick) % produced.len()];
         if let Some(m) = mutate(original, ops)
             && let Some(m) = text(&m)
+            && canonical(m) != *original
         {
             assert!(
                 verify(m).is_err(),
@@ -113,11 +125,32 @@ fn check_verifier<T>(
     if let Some(t) = text(data)
         && verify(t).is_ok()
     {
+        let t = canonical(t);
         assert!(
-            produced.iter().any(|p| p == t),
+            produced.iter().any(|p| *p == t),
             "fuzzer-made input verified: {t:?}"
         );
     }
+}
+
+/// A FotoWeb token as it may arrive through a URL (a `+` sent as a space, or `%2B`,
+/// `%2F`, `%3D` in either case), in its one base64 spelling.
+fn fotoweb_canonical(t: &str) -> String {
+    let mut out = String::new();
+    let mut rest = t;
+    while let Some(c) = rest.chars().next() {
+        let esc = rest.get(..3).map(str::to_ascii_uppercase);
+        let (put, used) = match (c, esc.as_deref()) {
+            (' ', _) => ('+', 1),
+            ('%', Some("%2B")) => ('+', 3),
+            ('%', Some("%2F")) => ('/', 3),
+            ('%', Some("%3D")) => ('=', 3),
+            (c, _) => (c, c.len_utf8()),
+        };
+        out.push(put);
+        rest = &rest[used..];
+    }
+    out
 }
 
 // ---- login tokens -------------------------------------------------------------------
@@ -154,9 +187,12 @@ fn login_tokens(sealed: bool) -> &'static [String] {
 /// Target `login_fotoweb`: FotoWeb login-token verification.
 pub fn login_fotoweb(data: &[u8]) {
     let policy = LoginPolicy::new();
-    check_verifier(data, login_tokens(false), |t| {
-        LoginToken::verify_fotoweb(ring(), t, now(), &policy)
-    });
+    check_verifier_spelled(
+        data,
+        login_tokens(false),
+        |t| LoginToken::verify_fotoweb(ring(), t, now(), &policy),
+        fotoweb_canonical,
+    );
 }
 
 /// Target `login_sealed`: sealed login-token verification.
@@ -243,10 +279,15 @@ pub fn identity(data: &[u8]) {
         fwtoken::same_account(&b, &a),
         "not symmetric: {a:?} {b:?}"
     );
-    let site = fwtoken::SiteDomains::new().with("corp.example").with("corp");
+    let site = fwtoken::SiteDomains::new()
+        .with("corp.example")
+        .with("corp");
     if sa == sb {
         assert!(fwtoken::same_account(&a, &b), "{a:?} {b:?}");
-        assert_eq!(fwtoken::identity_key(&a, &site), fwtoken::identity_key(&b, &site));
+        assert_eq!(
+            fwtoken::identity_key(&a, &site),
+            fwtoken::identity_key(&b, &site)
+        );
     }
     assert!(fwtoken::same_account(&a, &a), "{a:?}");
     if fwtoken::validate_new_user_name(&a).is_ok() {
