@@ -127,7 +127,7 @@ fn check_verifier_spelled<T>(
     {
         let t = canonical(t);
         assert!(
-            produced.iter().any(|p| *p == t),
+            produced.contains(&t),
             "fuzzer-made input verified: {t:?}"
         );
     }
