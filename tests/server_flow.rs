@@ -67,6 +67,10 @@ async fn start(trust_proxy: bool) -> Server {
         edge: EdgeKeyRing::new(EdgeKey::new("EdgePrimaryKey2026").unwrap()),
         trust_proxy,
         public_host: PUBLIC_HOST.into(),
+        store: fwtoken_store::Store::memory(fwtoken_store::StoreConfig::new())
+            .await
+            .unwrap(),
+        allow_login_token_reuse: false,
     };
     let state = AppState::new(config, Log::capturing());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -101,8 +105,14 @@ impl Server {
         OffsetDateTime::now_utc()
     }
 
+    /// A fresh login token for `user`. FotoWeb's format is deterministic (the same user,
+    /// start and end give the same token) and login tokens are single-use, so each one
+    /// gets a validity one second longer than the last.
     fn login_token(&self, user: &str) -> String {
+        static ISSUED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = ISSUED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         LoginToken::builder(user)
+            .valid_for(Duration::from_secs(600 + n))
             .issue(&self.state.ring(), Self::now())
             .unwrap()
     }

@@ -13,11 +13,18 @@
 //! | `GET /fotoweb/me` | the caller, from `FWAPIToken` (full key = administrator, user token = that user) or `FWSession` |
 //! | `POST /fotoweb/me/tokens/` | full key only: an api-token request in, an api-token info out |
 //! | `POST /fotoweb/admin/devices/{id}/revoke` | full key only: revokes a device; its cookie stops working at once |
+//! | `GET /fotoweb/admin/users/{user}/devices` | full key only: the user's devices, active and revoked |
+//! | `POST /fotoweb/admin/tokens/{id}/revoke` | full key only: revokes an API token by its id |
+//! | `POST /fotoweb/admin/users/{user}/revoke` | full key only: every device and API token of the user |
 //! | `GET /fotoweb/cache/v1/{token}.{ext}` | opens a cache link against the client address; a generated PNG |
 //! | `GET /edge/{path}?token=TOKEN` | evaluates an Edgecast token against the request: `200` or `403` |
 //!
 //! Every refusal is logged as one line with the route and the error kind, never the
 //! token, the password or a secret; the client gets the status code and nothing more.
+//!
+//! State lives in a [`fwtoken_store::Store`] (memory, SQLite or PostgreSQL): device
+//! registrations with the per-user cap, API-token registrations and revocations, and
+//! used login tokens. A store that cannot answer is `503`, never "active".
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -35,11 +42,11 @@ use fwtoken::rand_core::CryptoRng;
 use fwtoken::time::OffsetDateTime;
 use fwtoken::{
     API_TOKEN_HEADER, API_TOKEN_INFO_MEDIA_TYPE, API_TOKEN_REQUEST_MEDIA_TYPE, ApiKey, ApiPolicy,
-    ApiToken, ApiTokenRequest, CacheLink, CacheLinkSigner, DeviceClaims, DeviceId, DevicePolicy,
-    DeviceRegistry, DeviceToken, EdgeKey, EdgeKeyRing, EdgeProto, EdgeRequest, Error, KeyRing,
-    LoginPolicy, LoginToken, MemoryRegistry, Secret, SessionCookie, Verified,
-    api_token_from_headers,
+    ApiToken, ApiTokenId, ApiTokenRequest, CacheLink, CacheLinkSigner, DeviceClaims, DeviceId,
+    DevicePolicy, DeviceToken, EdgeKey, EdgeKeyRing, EdgeProto, EdgeRequest, Error, KeyRing,
+    LoginPolicy, LoginToken, Secret, SessionCookie, Verified, api_token_from_headers,
 };
+use fwtoken_store::{DeviceLimit, Store, StoreError};
 use serde::Deserialize;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -255,6 +262,11 @@ pub struct Config {
     /// The host name `/edge/` rules (`ec_host_allow`, `ec_host_deny`) are evaluated
     /// against: the site's public name, never the request's `Host` header.
     pub public_host: String,
+    /// Devices, API tokens and used login tokens.
+    pub store: Store,
+    /// Accept a login token more than once (for clients that resend one); by default a
+    /// login token logs in once, so a leaked `lt=` URL cannot be replayed.
+    pub allow_login_token_reuse: bool,
 }
 
 struct Shared {
@@ -262,7 +274,8 @@ struct Shared {
     edge: RwLock<Arc<EdgeKeyRing>>,
     api_key: RwLock<Option<Arc<ApiKey>>>,
     users: UserTable,
-    devices: MemoryRegistry,
+    store: Store,
+    single_use_login: bool,
     login_policy: LoginPolicy,
     api_policy: ApiPolicy,
     device_policy: DevicePolicy,
@@ -290,7 +303,8 @@ impl AppState {
             edge: RwLock::new(Arc::new(config.edge)),
             api_key: RwLock::new(config.api_key.map(Arc::new)),
             users: config.users,
-            devices: MemoryRegistry::new(),
+            store: config.store,
+            single_use_login: !config.allow_login_token_reuse,
             login_policy,
             api_policy,
             device_policy: DevicePolicy::new()
@@ -367,6 +381,11 @@ impl AppState {
     pub fn log(&self) -> &Log {
         &self.0.log
     }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
 }
 
 /// The router, to be served with `into_make_service_with_connect_info::<SocketAddr>()`
@@ -378,6 +397,9 @@ pub fn router(state: AppState) -> Router {
         .route("/fotoweb/me", get(me))
         .route("/fotoweb/me/tokens/", post(issue_api_token))
         .route("/fotoweb/admin/devices/{id}/revoke", post(revoke_device))
+        .route("/fotoweb/admin/tokens/{id}/revoke", post(revoke_api_token))
+        .route("/fotoweb/admin/users/{user}/devices", get(user_devices))
+        .route("/fotoweb/admin/users/{user}/revoke", post(revoke_user))
         .route("/fotoweb/cache/v1/{file}", get(cache_link))
         .route("/edge/{*path}", get(edge))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -420,20 +442,40 @@ enum Via {
     },
 }
 
+/// Why a request is not served: the status, and the kind that is logged.
+struct Denied(StatusCode, &'static str);
+
+impl Denied {
+    fn unauthorized(kind: &'static str) -> Self {
+        Self(StatusCode::UNAUTHORIZED, kind)
+    }
+}
+
+/// The answer to a store error: `503` when the storage is unavailable (never "active"),
+/// `403` at the device cap, `500` for anything else.
+fn store_denied(e: &StoreError) -> Denied {
+    match e {
+        StoreError::Unavailable(_) => Denied(StatusCode::SERVICE_UNAVAILABLE, "store-unavailable"),
+        StoreError::DeviceLimit { .. } => Denied(StatusCode::FORBIDDEN, "device-limit"),
+        StoreError::InvalidArgument(_) => Denied(StatusCode::BAD_REQUEST, "store-invalid-argument"),
+        _ => Denied(StatusCode::INTERNAL_SERVER_ERROR, "store-error"),
+    }
+}
+
 /// The caller from the `FWAPIToken` header or, when there is none, the `FWSession`
-/// cookie. `Err` holds the refusal kind.
-fn authenticate(
+/// cookie: the signature, then the store (revoked or unknown: 401; store down: 503).
+async fn authenticate(
     s: &Shared,
     route: &str,
     headers: &HeaderMap,
     now: OffsetDateTime,
-) -> Result<Caller, &'static str> {
+) -> Result<Caller, Denied> {
     let mut values = Vec::new();
     for v in headers.get_all(API_TOKEN_HEADER) {
-        values.push(v.to_str().map_err(|_| "malformed")?);
+        values.push(v.to_str().map_err(|_| Denied::unauthorized("malformed"))?);
     }
     let presented = api_token_from_headers(values.iter().map(|v| (API_TOKEN_HEADER, *v)))
-        .map_err(|e| error_kind(&e))?;
+        .map_err(|e| Denied::unauthorized(error_kind(&e)))?;
     let ring = s
         .ring
         .read()
@@ -451,7 +493,13 @@ fn authenticate(
         // The owner rule on every request: a token for the owner is refused whatever it
         // says (one minted before the owner was configured, say).
         let claims = ApiToken::verify_with_policy(&ring, token, now, LEEWAY, &s.api_policy)
-            .map_err(|e| error_kind(&e))?;
+            .map_err(|e| Denied::unauthorized(error_kind(&e)))?;
+        // Registered when issued, and not revoked since.
+        match s.store.is_api_token_active(&claims.token_id, now).await {
+            Ok(true) => {}
+            Ok(false) => return Err(Denied::unauthorized("revoked-api-token")),
+            Err(e) => return Err(store_denied(&e)),
+        }
         if claims.needs_reissue() {
             s.log.note(route, "api token verified with the backup key");
         }
@@ -479,7 +527,7 @@ fn authenticate(
         match DeviceToken::verify_with_policy(&ring, token, now, &s.device_policy) {
             Ok(claims) => match &found {
                 Some(first) if first.device_id != claims.device_id => {
-                    return Err("ambiguous-session");
+                    return Err(Denied::unauthorized("ambiguous-session"));
                 }
                 Some(_) => {}
                 None => found = Some(claims),
@@ -488,10 +536,17 @@ fn authenticate(
         }
     }
     let Some(claims) = found else {
-        return Err(kind);
+        return Err(Denied::unauthorized(kind));
     };
-    if !s.devices.is_active(&claims.device_id).unwrap_or(false) {
-        return Err("revoked-device");
+    match s.store.is_device_active(&claims.device_id).await {
+        Ok(true) => {}
+        Ok(false) => return Err(Denied::unauthorized("revoked-device")),
+        Err(e) => return Err(store_denied(&e)),
+    }
+    // At most one write a minute per device; a failure here does not refuse the request.
+    if s.store.touch_device(&claims.device_id, now).await.is_err() {
+        s.log
+            .note(route, "last-seen not recorded: store unavailable");
     }
     // Opened with the backup secret: re-seal the same device under the primary so the
     // session survives the backup's retirement.
@@ -512,7 +567,7 @@ fn authenticate(
 }
 
 /// Registers a new device for `user` and answers `302 /fotoweb/me` with its cookie.
-fn start_session(s: &Shared, route: &str, user: &str) -> Response {
+async fn start_session(s: &Shared, route: &str, user: &str) -> Response {
     let ring = s
         .ring
         .read()
@@ -521,12 +576,15 @@ fn start_session(s: &Shared, route: &str, user: &str) -> Response {
     // The OS generator: one system call per token, plenty for logins. A server that
     // seals many tokens per second would seed a userspace CSPRNG from it instead.
     let mut rng = fwtoken::os_rng();
-    let (token, record) = match DeviceToken::issue(&ring, user, now(), &mut rng) {
+    let now = now();
+    let (token, record) = match DeviceToken::issue(&ring, user, now, &mut rng) {
         Ok(t) => t,
         Err(e) => return refuse(s, route, StatusCode::BAD_REQUEST, error_kind(&e)),
     };
-    if let Err(e) = s.devices.register(&record, s.device_policy.device_cap()) {
-        return refuse(s, route, StatusCode::FORBIDDEN, error_kind(&e));
+    let limit = DeviceLimit::refuse(s.device_policy.device_cap());
+    if let Err(e) = s.store.register_device(&record, limit, now).await {
+        let Denied(status, kind) = store_denied(&e);
+        return refuse(s, route, status, kind);
     }
     let cookie = SessionCookie::new()
         .set_cookie(&token)
@@ -628,17 +686,56 @@ async fn login_with_token(
         return refuse(s, ROUTE, StatusCode::BAD_REQUEST, "bad-query");
     };
     let ring = state.ring();
-    let claims = match LoginToken::verify(&ring, &q.lt, now(), &s.login_policy) {
+    let now = now();
+    let claims = match LoginToken::verify(&ring, &q.lt, now, &s.login_policy) {
         Ok(c) => c,
         Err(e) => return refuse(s, ROUTE, StatusCode::UNAUTHORIZED, error_kind(&e)),
     };
+    // Single use: the first request with this token (on any server sharing the store)
+    // logs in; every later one is refused. The token is recorded in one canonical
+    // spelling, so re-encoding it (`+`, space, `%2B`) is the same token, and kept as
+    // long as the token verifies (its end plus the leeway).
+    if s.single_use_login {
+        match s
+            .store
+            .use_login_token(&canonical_login_token(&q.lt), claims.expires + LEEWAY, now)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return refuse(s, ROUTE, StatusCode::UNAUTHORIZED, "login-token-used"),
+            Err(e) => {
+                let Denied(status, kind) = store_denied(&e);
+                return refuse(s, ROUTE, status, kind);
+            }
+        }
+    }
     if claims.needs_reissue() {
         s.log.note(
             ROUTE,
             "login token verified with the backup key: the issuer should move to the new secret",
         );
     }
-    start_session(s, ROUTE, &claims.user)
+    start_session(s, ROUTE, &claims.user).await
+}
+
+/// One spelling of a login token for the used-token record: how it arrives depends on
+/// the generator and on the query decoding (a raw `+` becomes a space; `%2B`, `%2F`,
+/// `%3D` may be left encoded), and the verifier accepts all of them as the same bytes.
+pub fn canonical_login_token(token: &str) -> String {
+    let mut out = String::with_capacity(token.len());
+    let mut rest = token;
+    while let Some(c) = rest.chars().next() {
+        let (piece, len) = match (c, rest.get(..3)) {
+            (' ', _) => ('+', 1),
+            ('%', Some(code)) if code.eq_ignore_ascii_case("%2B") => ('+', 3),
+            ('%', Some(code)) if code.eq_ignore_ascii_case("%2F") => ('/', 3),
+            ('%', Some(code)) if code.eq_ignore_ascii_case("%3D") => ('=', 3),
+            (c, _) => (c, c.len_utf8()),
+        };
+        out.push(piece);
+        rest = rest.get(len..).unwrap_or_default();
+    }
+    out
 }
 
 #[derive(Deserialize)]
@@ -664,7 +761,7 @@ async fn login_with_password(
     })
     .await;
     match user {
-        Ok(Some(user)) => start_session(s, ROUTE, &user),
+        Ok(Some(user)) => start_session(s, ROUTE, &user).await,
         Ok(None) => refuse(s, ROUTE, StatusCode::UNAUTHORIZED, "bad-credentials"),
         Err(_) => internal(s, ROUTE, "task"),
     }
@@ -680,7 +777,7 @@ async fn me(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Resp
         Err(_) => return refuse(s, ROUTE, StatusCode::BAD_REQUEST, "bad-query"),
     }
     let mut fresh_cookie = None;
-    let body = match authenticate(s, ROUTE, &headers, now()) {
+    let body = match authenticate(s, ROUTE, &headers, now()).await {
         Ok(Caller::Admin) => serde_json::json!({
             "user": null, "role": "administrator", "via": "api-key",
         }),
@@ -699,7 +796,7 @@ async fn me(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Resp
         }) => serde_json::json!({
             "user": name, "role": "user", "via": "api-token", "app": app,
         }),
-        Err(kind) => return refuse(s, ROUTE, StatusCode::UNAUTHORIZED, kind),
+        Err(Denied(status, kind)) => return refuse(s, ROUTE, status, kind),
     };
     let mut response = json_response(
         StatusCode::OK,
@@ -721,12 +818,8 @@ async fn issue_api_token(
     const ROUTE: &str = "api-tokens";
     let s = &*state.0;
     let now = now();
-    match authenticate(s, ROUTE, &headers, now) {
-        Ok(Caller::Admin) => {}
-        Ok(Caller::User { .. }) => {
-            return refuse(s, ROUTE, StatusCode::FORBIDDEN, "not-administrator");
-        }
-        Err(kind) => return refuse(s, ROUTE, StatusCode::UNAUTHORIZED, kind),
+    if let Err(r) = require_admin(s, ROUTE, &headers, now).await {
+        return r;
     }
     if media_type(&headers).as_deref() != Some(API_TOKEN_REQUEST_MEDIA_TYPE) {
         return refuse(s, ROUTE, StatusCode::UNSUPPORTED_MEDIA_TYPE, "media-type");
@@ -735,13 +828,20 @@ async fn issue_api_token(
         return refuse(s, ROUTE, StatusCode::BAD_REQUEST, "bad-body");
     };
     let ring = state.ring();
-    let info = match ApiToken::issue(&ring, &request, now, &s.api_policy, &mut fwtoken::os_rng()) {
-        Ok(info) => info,
+    let issued =
+        ApiToken::issue_with_record(&ring, &request, now, &s.api_policy, &mut fwtoken::os_rng());
+    let (info, record) = match issued {
+        Ok(issued) => issued,
         Err(e @ (Error::DeniedUser | Error::DeniedApplication)) => {
             return refuse(s, ROUTE, StatusCode::FORBIDDEN, error_kind(&e));
         }
         Err(e) => return refuse(s, ROUTE, StatusCode::BAD_REQUEST, error_kind(&e)),
     };
+    // Registered before it is handed out: a token the store does not know is refused.
+    if let Err(e) = s.store.register_api_token(&record, now).await {
+        let Denied(status, kind) = store_denied(&e);
+        return refuse(s, ROUTE, status, kind);
+    }
     match serde_json::to_vec(&info) {
         Ok(body) => json_response(StatusCode::OK, API_TOKEN_INFO_MEDIA_TYPE, body),
         Err(_) => internal(s, ROUTE, "json"),
@@ -756,21 +856,134 @@ async fn revoke_device(
 ) -> Response {
     const ROUTE: &str = "revoke-device";
     let s = &*state.0;
-    match authenticate(s, ROUTE, &headers, now()) {
-        Ok(Caller::Admin) => {}
-        Ok(Caller::User { .. }) => {
-            return refuse(s, ROUTE, StatusCode::FORBIDDEN, "not-administrator");
-        }
-        Err(kind) => return refuse(s, ROUTE, StatusCode::UNAUTHORIZED, kind),
+    let now = now();
+    if let Err(r) = require_admin(s, ROUTE, &headers, now).await {
+        return r;
     }
     let device = match DeviceId::parse(&id) {
         Ok(d) => d,
         Err(e) => return refuse(s, ROUTE, StatusCode::BAD_REQUEST, error_kind(&e)),
     };
-    match s.devices.revoke(&device) {
+    match s.store.revoke_device(&device, now).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => refuse(s, ROUTE, StatusCode::NOT_FOUND, "unknown-device"),
-        Err(e) => internal(s, ROUTE, error_kind(&e)),
+        Err(e) => {
+            let Denied(status, kind) = store_denied(&e);
+            refuse(s, ROUTE, status, kind)
+        }
+    }
+}
+
+/// `Ok` for the full API key; otherwise the response to send (401, 403, 503).
+async fn require_admin(
+    s: &Shared,
+    route: &str,
+    headers: &HeaderMap,
+    now: OffsetDateTime,
+) -> Result<(), Response> {
+    match authenticate(s, route, headers, now).await {
+        Ok(Caller::Admin) => Ok(()),
+        Ok(Caller::User { .. }) => {
+            Err(refuse(s, route, StatusCode::FORBIDDEN, "not-administrator"))
+        }
+        Err(Denied(status, kind)) => Err(refuse(s, route, status, kind)),
+    }
+}
+
+/// `POST /fotoweb/admin/tokens/{id}/revoke` with the full API key: `204`, or `404` when
+/// the token was not active.
+async fn revoke_api_token(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    const ROUTE: &str = "revoke-api-token";
+    let s = &*state.0;
+    let now = now();
+    if let Err(r) = require_admin(s, ROUTE, &headers, now).await {
+        return r;
+    }
+    let Ok(token_id) = id.parse::<ApiTokenId>() else {
+        return refuse(s, ROUTE, StatusCode::BAD_REQUEST, "malformed");
+    };
+    match s.store.revoke_api_token(&token_id, now).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => refuse(s, ROUTE, StatusCode::NOT_FOUND, "unknown-api-token"),
+        Err(e) => {
+            let Denied(status, kind) = store_denied(&e);
+            refuse(s, ROUTE, status, kind)
+        }
+    }
+}
+
+/// `GET /fotoweb/admin/users/{user}/devices` with the full API key: a JSON array.
+async fn user_devices(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    const ROUTE: &str = "user-devices";
+    let s = &*state.0;
+    if let Err(r) = require_admin(s, ROUTE, &headers, now()).await {
+        return r;
+    }
+    let entries = match s.store.devices_of(&user).await {
+        Ok(e) => e,
+        Err(e) => {
+            let Denied(status, kind) = store_denied(&e);
+            return refuse(s, ROUTE, status, kind);
+        }
+    };
+    let list: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "device_id": e.device_id.to_string(),
+                "user": e.user,
+                "issued_at": fwtoken::rfc3339(e.issued_at),
+                "last_seen": e.last_seen.map(fwtoken::rfc3339),
+                "revoked_at": e.revoked_at.map(fwtoken::rfc3339),
+                "active": e.is_active(),
+            })
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        "application/json",
+        serde_json::Value::Array(list).to_string().into_bytes(),
+    )
+}
+
+/// `POST /fotoweb/admin/users/{user}/revoke` with the full API key: every device and API
+/// token of the user; the counts as JSON.
+async fn revoke_user(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    const ROUTE: &str = "revoke-user";
+    let s = &*state.0;
+    let now = now();
+    if let Err(r) = require_admin(s, ROUTE, &headers, now).await {
+        return r;
+    }
+    let counts = async {
+        let devices = s.store.revoke_user_devices(&user, now).await?;
+        let api_tokens = s.store.revoke_user_api_tokens(&user, now).await?;
+        Ok::<_, StoreError>((devices, api_tokens))
+    };
+    match counts.await {
+        Ok((devices, api_tokens)) => json_response(
+            StatusCode::OK,
+            "application/json",
+            serde_json::json!({ "devices": devices, "api_tokens": api_tokens })
+                .to_string()
+                .into_bytes(),
+        ),
+        Err(e) => {
+            let Denied(status, kind) = store_denied(&e);
+            refuse(s, ROUTE, status, kind)
+        }
     }
 }
 

@@ -40,6 +40,9 @@
 #[allow(dead_code)]
 #[path = "../../cli/src/secrets_file.rs"]
 mod secrets_file;
+#[allow(dead_code)]
+#[path = "../../cli/src/store_url.rs"]
+mod store_url;
 
 // The rotation hooks (`AppState::rotate`, `retire_backup`, ...) and the capturing log are
 // what tests/server_flow.rs drives; this binary does not call them itself.
@@ -55,7 +58,13 @@ use fwtoken::time::OffsetDateTime;
 use fwtoken::{ApiKey, CacheLink, EdgeKey, EdgeKeyRing, EdgeParams, KeyRing, LoginToken, Secret};
 
 use app::{AppState, Config, Log, UserTable};
+use fwtoken_store::{Store, StoreConfig};
 use secrets_file::SecretsFile;
+use store_url::StoreUrl;
+
+/// The store when neither `--store` nor `FWTOKEN_STORE` names one: a SQLite file in the
+/// current directory, so sessions survive a restart with no configuration.
+const DEFAULT_STORE: &str = "sqlite:fwtoken-server.sqlite";
 
 /// PBKDF2 rounds for the demo user: low so a debug build starts and logs in quickly.
 /// A production server should use 600 000 (OWASP's advice for PBKDF2-HMAC-SHA256) or
@@ -64,6 +73,7 @@ const DEMO_PASSWORD_ITERATIONS: u32 = 20_000;
 
 const HELP: &str = "\
 usage: server [--listen ADDR] [--trust-proxy] [--public-host HOST] [--secrets-file PATH]
+              [--store URL] [--allow-login-token-reuse]
 
   --listen ADDR         address to listen on (default 127.0.0.1:8080)
   --trust-proxy         read the client address from X-Forwarded-For and the protocol from
@@ -72,15 +82,23 @@ usage: server [--listen ADDR] [--trust-proxy] [--public-host HOST] [--secrets-fi
                         against (default: the listen address); the Host header never is
   --secrets-file PATH   primary, backup secret and API key from a file only its owner can
                         read (also FWTOKEN_SECRETS_FILE); re-read on SIGHUP
+  --store URL           sqlite:PATH, postgres://... or memory (also FWTOKEN_STORE; default
+                        sqlite:fwtoken-server.sqlite in the current directory)
+  --allow-login-token-reuse
+                        accept a login token more than once (default: once only, so a
+                        leaked lt= URL cannot be replayed)
 
 Environment: FWTOKEN_SECRET, FWTOKEN_BACKUP_SECRET, FWTOKEN_API_KEY, FWTOKEN_OWNER,
-FWTOKEN_EDGE_KEY, FWTOKEN_EDGE_BACKUP_KEY, FWTOKEN_DEMO_PASSWORD, FWTOKEN_SECRETS_FILE.";
+FWTOKEN_EDGE_KEY, FWTOKEN_EDGE_BACKUP_KEY, FWTOKEN_DEMO_PASSWORD, FWTOKEN_SECRETS_FILE,
+FWTOKEN_STORE.";
 
 struct Options {
     listen: SocketAddr,
     trust_proxy: bool,
     public_host: Option<String>,
     secrets_file: Option<PathBuf>,
+    store: StoreUrl,
+    allow_login_token_reuse: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
@@ -90,6 +108,8 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     let mut secrets_file = env("FWTOKEN_SECRETS_FILE")?
         .filter(|p| !p.is_empty())
         .map(PathBuf::from);
+    let mut store = env("FWTOKEN_STORE")?.filter(|s| !s.is_empty());
+    let mut allow_login_token_reuse = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -111,15 +131,24 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
                 let v = it.next().ok_or("--secrets-file needs a path")?;
                 secrets_file = Some(PathBuf::from(v));
             }
+            "--store" => {
+                store = Some(it.next().ok_or("--store needs a URL")?.clone());
+            }
+            "--allow-login-token-reuse" => allow_login_token_reuse = true,
             "--help" | "-h" => return Ok(None),
             other => return Err(format!("unknown argument {other:?}\n{HELP}")),
         }
     }
+    // The URL is never repeated in an error: it may hold a password.
+    let store = StoreUrl::parse(store.as_deref().unwrap_or(DEFAULT_STORE))
+        .map_err(|e| format!("--store: {e}"))?;
     Ok(Some(Options {
         listen,
         trust_proxy,
         public_host,
         secrets_file,
+        store,
+        allow_login_token_reuse,
     }))
 }
 
@@ -145,7 +174,7 @@ fn edge_key(var: &str) -> Result<Option<EdgeKey>, String> {
 }
 
 /// The configuration, and whether the ring is a throwaway one.
-fn config_from_env(options: &Options) -> Result<(Config, bool), String> {
+fn config_from_env(options: &Options, store: Store) -> Result<(Config, bool), String> {
     let mut rng = fwtoken::os_rng();
     let mut api_key = env("FWTOKEN_API_KEY")?
         .map(|t| ApiKey::from_text(&t).map_err(|e| format!("FWTOKEN_API_KEY: {e}")))
@@ -219,6 +248,8 @@ fn config_from_env(options: &Options) -> Result<(Config, bool), String> {
             .public_host
             .clone()
             .unwrap_or_else(|| options.listen.to_string()),
+        store,
+        allow_login_token_reuse: options.allow_login_token_reuse,
     };
     Ok((config, throwaway))
 }
@@ -281,7 +312,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (config, throwaway) = match config_from_env(&options) {
+    let store = match open_store(&options.store).await {
+        Ok(s) => s,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("store: {}", options.store.describe());
+    let (config, throwaway) = match config_from_env(&options, store) {
         Ok(c) => c,
         Err(msg) => {
             eprintln!("error: {msg}");
@@ -358,4 +397,18 @@ fn reload_on_sighup(state: AppState, path: Option<PathBuf>) -> std::io::Result<(
 #[cfg(not(unix))]
 fn reload_on_sighup(_state: AppState, _path: Option<PathBuf>) -> std::io::Result<()> {
     Ok(())
+}
+
+/// Opens (and migrates) the store, with the cache and housekeeping a server wants.
+async fn open_store(url: &StoreUrl) -> Result<Store, String> {
+    let config = StoreConfig::new();
+    let opened = match url {
+        StoreUrl::Memory => Store::memory(config).await,
+        StoreUrl::Sqlite(path) => Store::sqlite(path, config).await,
+        StoreUrl::Postgres(text) => match fwtoken_store::PostgresConfig::new(text) {
+            Ok(pg) => Store::postgres(pg, config).await,
+            Err(e) => Err(e),
+        },
+    };
+    opened.map_err(|e| format!("store {}: {e}", url.describe()))
 }
