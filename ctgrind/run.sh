@@ -107,6 +107,36 @@ write_suppressions() {
     done < "$ct/declassify.points"
 }
 
+# The error reports of memcheck log $1, one blank-line-separated block each, without the
+# "==pid==" prefixes and without the frames below the harness's main.
+error_blocks() {
+    sed -n 's/^==[0-9]*== \{0,1\}//p' "$1" |
+        awk '/^(Conditional jump|Use of uninitialised)/ { on = 1 }
+             on && /^$/ { on = 0; print ""; next }
+             on && !/call_once<fn\(\) -> std::process::ExitCode|__rust_begin_short_backtrace|lang_start|catch_unwind|do_call|\(in \/|rt.rs/ { print }'
+}
+
+# What the CI log shows of a memcheck run: the declassification points used, the first
+# report of each negative control, where key loading branches on the key, the totals.
+summarize() {
+    local vlog=$1
+    echo "ctgrind: declassification points used (times):"
+    grep 'used_suppression:' "$vlog" | sed 's/.*used_suppression: *\([0-9]*\) declassify:\([^ ]*\).*/\2 \1/' |
+        awk '{ n[$1] += $2 } END { for (k in n) printf "          %-34s %d\n", k, n[k] }' | sort
+    echo "ctgrind: memcheck's first report of each negative control:"
+    error_blocks "$vlog" | awk -v RS= '/leaky_eq/ && !a++ { print; print "" }
+        /^Use of uninitialised/ && /control</ && !/leaky_eq/ && !b++ { print; print "" }' |
+        sed 's/^/          /' | cut -c1-160
+    echo "ctgrind: key loading: where memcheck saw the key text decide a branch or an address (first frame in fwtoken):"
+    error_blocks "$vlog" | awk -v RS= '/key_loading</ {
+            n = split($0, L, "\n")
+            for (i = 1; i <= n; i++) if (L[i] ~ /(at|by) 0x[0-9A-F]+: fwtoken::/) {
+                sub(/^ *(at|by) 0x[0-9A-F]+: /, "", L[i]); print "          " L[i]; break
+            }
+        }' | sort -u
+    grep 'ERROR SUMMARY' "$vlog" | tail -n 1 | sed 's/^==[0-9]*== /ctgrind: memcheck /'
+}
+
 # run LABEL TARGET_DIR RUSTFLAGS
 run_pass() {
     local label=$1 target=$2 flags=$3 supp status=0
@@ -116,11 +146,15 @@ run_pass() {
         --manifest-path "$ct/Cargo.toml" --target-dir "$target" || return 1
     supp=$target/declassify.supp
     write_suppressions "$supp" || return 1
+    vlog=$target/memcheck.log
     valgrind --tool=memcheck --error-limit=no --num-callers=40 --read-inline-info=yes \
-        --suppressions="$supp" --show-error-list=yes \
-        "$target/release/fwtoken-ctgrind" 2>&1 || status=$?
+        --suppressions="$supp" --show-error-list=yes --log-file="$vlog" \
+        "$target/release/fwtoken-ctgrind" || status=$?
+    summarize "$vlog"
     if [ "$status" -ne 0 ]; then
-        echo "ctgrind: pass \"$label\" FAILED (exit $status)"
+        echo "ctgrind: memcheck's reports outside the negative controls and key loading:"
+        error_blocks "$vlog" | awk -v RS= '!/leaky_eq|control<|key_loading</' | head -n 400
+        echo "ctgrind: pass \"$label\" FAILED (exit $status); memcheck's full log: $vlog"
         return 1
     fi
     echo "ctgrind: pass \"$label\" passed"
