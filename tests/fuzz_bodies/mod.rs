@@ -558,14 +558,14 @@ fn edge_tokens() -> &'static [String] {
     })
 }
 
-/// Deployed Edgecast implementations emit padded or unpadded, `-_` or `+/` base64, and the
-/// decoder accepts all four: compare tokens in one canonical spelling.
+/// Deployed Edgecast decoders accept `-_` and `+/` base64, mixed, padded or not, and so
+/// does fwtoken: compare tokens in one canonical spelling.
 fn edge_canonical(t: &str) -> String {
     t.trim_end_matches('=').replace('+', "-").replace('/', "_")
 }
 
 /// Target `edge_decrypt`: Edgecast token decryption. What decrypts is one of the tokens
-/// made here (in any of the four accepted spellings); a mutated token never decrypts.
+/// made here (in any accepted spelling); a mutated token never decrypts.
 pub fn edge_decrypt(data: &[u8]) {
     let produced: Vec<String> = edge_tokens().to_vec();
     for p in &produced {
