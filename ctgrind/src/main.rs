@@ -7,8 +7,9 @@
 //! it, derives the keys, verifies a valid token and tokens whose tag is wrong in its
 //! first, middle and last byte, and declassifies only the outcome it returns. The few
 //! places where a secret-derived value legitimately becomes public inside the library
-//! (the MAC's yes/no, then the authenticated plaintext) are source lines listed in
-//! `declassify.supp`; `SECURITY.md` says why each is public.
+//! (the MAC's yes/no, then the authenticated plaintext) are listed in
+//! `ctgrind/declassify.points`, which `run.sh` turns into memcheck suppressions; `SECURITY.md`
+//! says why each is public.
 //!
 //! Memcheck's error count (`VALGRIND_COUNT_ERRORS`, suppressed errors excluded) is read
 //! before and after each path: a path passes when its outcomes are right and it added no
@@ -158,7 +159,7 @@ fn outcome<T, E>(result: Result<T, E>) -> bool {
 /// and its fingerprint (the public key id written into every sealed token) computed
 /// first, as a server does when it loads its configuration.
 fn marked_secret(text: &str) -> Secret {
-    let secret = Secret::from_text(text).unwrap_or_else(|_| unreachable_secret());
+    let secret = Secret::from_text(text).unwrap_or_else(|_| bad_constant());
     vg::mark_secret(secret.expose_text().as_bytes());
     secret
 }
@@ -166,11 +167,12 @@ fn marked_secret(text: &str) -> Secret {
 /// The same secret, not marked: the issuer's copy. Tokens are issued with it, so issuing
 /// (whose output, the token, is public) is not part of what a path checks.
 fn public_secret(text: &str) -> Secret {
-    Secret::from_text(text).unwrap_or_else(|_| unreachable_secret())
+    Secret::from_text(text).unwrap_or_else(|_| bad_constant())
 }
 
-/// The harness's constants are valid secrets; this is never reached.
-fn unreachable_secret() -> Secret {
+/// The harness's constants are valid secrets and keys; this is never reached.
+fn bad_constant<T>() -> T {
+    eprintln!("ctgrind: a constant secret of the harness was refused");
     std::process::exit(3)
 }
 
@@ -552,7 +554,7 @@ fn main() -> ExitCode {
         "the key text (before SHA-256, the AES key schedule and GHASH's H)",
         || {
             let issuer =
-                EdgeKeyRing::new(EdgeKey::new(EDGE_KEY).unwrap_or_else(|_| std::process::exit(3)));
+                EdgeKeyRing::new(EdgeKey::new(EDGE_KEY).unwrap_or_else(|_| bad_constant()));
             let ring = EdgeKeyRing::new(key);
             let token = issuer
                 .encrypt("ec_expire=1795000600&ec_url_allow=/videos/", &mut rng)
@@ -591,8 +593,7 @@ fn main() -> ExitCode {
 
     // --- Negative controls ------------------------------------------------------------
     let token = {
-        let ring =
-            KeyRing::new(Secret::from_text(PRIMARY).unwrap_or_else(|_| unreachable_secret()));
+        let ring = KeyRing::new(Secret::from_text(PRIMARY).unwrap_or_else(|_| bad_constant()));
         let request = ApiTokenRequest {
             un: "alice".into(),
             app: "CMS".into(),
@@ -673,7 +674,7 @@ fn main() -> ExitCode {
 fn edge_key() -> EdgeKey {
     let text = String::from(EDGE_KEY);
     vg::mark_secret(text.as_bytes());
-    EdgeKey::new(&text).unwrap_or_else(|_| std::process::exit(3))
+    EdgeKey::new(&text).unwrap_or_else(|_| bad_constant())
 }
 
 /// The envelope v1 tag of an API token, recomputed from the secret text as
