@@ -55,6 +55,13 @@ fn rng() -> ChaCha20Rng {
 }
 
 async fn start(trust_proxy: bool) -> Server {
+    let store = fwtoken_store::Store::memory(fwtoken_store::StoreConfig::new())
+        .await
+        .unwrap();
+    start_with(trust_proxy, store).await
+}
+
+async fn start_with(trust_proxy: bool, store: fwtoken_store::Store) -> Server {
     let mut rng = rng();
     let mut users = UserTable::new(TEST_ITERATIONS, &mut rng);
     users.add("alice", ALICE_PASSWORD, &mut rng).unwrap();
@@ -67,9 +74,7 @@ async fn start(trust_proxy: bool) -> Server {
         edge: EdgeKeyRing::new(EdgeKey::new("EdgePrimaryKey2026").unwrap()),
         trust_proxy,
         public_host: PUBLIC_HOST.into(),
-        store: fwtoken_store::Store::memory(fwtoken_store::StoreConfig::new())
-            .await
-            .unwrap(),
+        store,
         allow_login_token_reuse: false,
     };
     let state = AppState::new(config, Log::capturing());
@@ -1176,5 +1181,131 @@ async fn an_api_token_for_the_owner_is_refused_on_every_request() {
     let response = server.me_with_api_token(&info.token).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(server.logged("me", "denied-user"));
+    server.assert_log_clean();
+}
+
+/// A TCP relay on loopback in front of PostgreSQL, that the test can cut: the database
+/// becomes unreachable for the server while the test goes on.
+struct Relay {
+    addr: SocketAddr,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start(target: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tasks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let held = std::sync::Arc::clone(&tasks);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                let copy = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                held.lock().unwrap().push(copy);
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Self { addr, tasks }
+    }
+
+    /// Closes the listener and every relayed connection.
+    fn cut(&self) {
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+/// `url` with its `host:port` replaced by `addr`, and the `host:port` it named.
+fn through(url: &str, addr: SocketAddr) -> Option<(String, String)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (format!("{u}@"), h),
+        None => (String::new(), authority),
+    };
+    let target = if hostport.contains(':') {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:5432")
+    };
+    Some((format!("{scheme}://{userinfo}{addr}{tail}"), target))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_postgres_store_is_503_never_active() {
+    let Some(url) = std::env::var("FWTOKEN_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        println!(
+            "SKIPPED an_unreachable_postgres_store_is_503_never_active: FWTOKEN_TEST_POSTGRES_URL is not set (postgres)"
+        );
+        eprintln!(
+            "SKIPPED an_unreachable_postgres_store_is_503_never_active: FWTOKEN_TEST_POSTGRES_URL is not set (postgres)"
+        );
+        return;
+    };
+    // A relay whose address the store gets, so the test can take the database away.
+    let placeholder: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    let (_, target) = through(&url, placeholder).expect("a postgres:// URL");
+    let relay = Relay::start(target).await;
+    let (relayed, _) = through(&url, relay.addr).unwrap();
+    let config = fwtoken_store::StoreConfig::new()
+        .poll_interval(Duration::from_millis(100))
+        .max_stale(Duration::from_millis(300));
+    let pg = fwtoken_store::PostgresConfig::new(&relayed).unwrap();
+    let store = fwtoken_store::Store::postgres(pg, config).await.unwrap();
+    let mut server = start_with(false, store).await;
+    let tag = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let user = format!("outage-{tag}");
+
+    let cookie = server.session(&user).await;
+    assert_eq!(
+        server.me_with_cookie(&cookie).await.status(),
+        StatusCode::OK
+    );
+    let request = ApiTokenRequest::new(&user, "CMS", Duration::from_secs(600));
+    let response = server.request_api_token(API_KEY, &request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let info: ApiTokenInfo = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    server.secrets.push(info.token.clone());
+
+    relay.cut();
+    // Once the version can't be confirmed for the bound on cached "active" answers,
+    // nothing is answered as active: 503 (measured; before it, the cache may still answer).
+    let cut = std::time::Instant::now();
+    loop {
+        let status = server.me_with_cookie(&cookie).await.status();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            cut.elapsed() < Duration::from_secs(5),
+            "still answered 5 s after the cut"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!("503 after the database went away: {:?}", cut.elapsed());
+    assert_eq!(
+        server.me_with_api_token(&info.token).await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    // A new login can neither record its token nor register a device.
+    let token = server.login_token(&user);
+    assert_eq!(
+        server.login_with_token(&token).await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let response = server.request_api_token(API_KEY, &request).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(server.logged("me", "store-unavailable"));
+    assert!(server.logged("login-token", "store-unavailable"));
     server.assert_log_clean();
 }
