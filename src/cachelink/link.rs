@@ -24,7 +24,7 @@ use crate::timeutil;
 /// letters or digits (`jpg`, `png`, `webp`); quality is 1 to 100; the tag is 1 to 64 bytes.
 ///
 /// An opened link carries the expiry the token claims: the signed expiry rounded up to the
-/// end of its bucket (see [`CacheLinkSigner::round_expiry`]).
+/// end of its bucket (see [`CacheLinkSigner::round_expiry`](super::CacheLinkSigner::round_expiry)).
 ///
 /// ```
 /// use core::time::Duration;
@@ -96,7 +96,7 @@ impl CacheLink {
     /// Sets the format (a short extension such as `jpg`).
     #[must_use]
     ///
-    /// A format longer than [`MAX_FORMAT_LEN`] is reported by [`CacheLinkSigner::sign`].
+    /// A format longer than [`MAX_FORMAT_LEN`] is reported by [`CacheLinkSigner::sign`](super::CacheLinkSigner::sign).
     pub fn format(mut self, format: &str) -> Self {
         match BoundedStr::new(format) {
             Ok(f) => self.format = Some(f),
@@ -135,7 +135,7 @@ impl CacheLink {
     /// Sets the tag.
     #[must_use]
     ///
-    /// A tag longer than [`MAX_TAG_LEN`] is reported by [`CacheLinkSigner::sign`].
+    /// A tag longer than [`MAX_TAG_LEN`] is reported by [`CacheLinkSigner::sign`](super::CacheLinkSigner::sign).
     pub fn tag(mut self, tag: &str) -> Self {
         match BoundedStr::new(tag) {
             Ok(t) => self.tag = Some(t),

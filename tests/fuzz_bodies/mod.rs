@@ -126,10 +126,7 @@ fn check_verifier_spelled<T>(
         && verify(t).is_ok()
     {
         let t = canonical(t);
-        assert!(
-            produced.contains(&t),
-            "fuzzer-made input verified: {t:?}"
-        );
+        assert!(produced.contains(&t), "fuzzer-made input verified: {t:?}");
     }
 }
 
