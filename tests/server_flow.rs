@@ -1312,3 +1312,135 @@ async fn an_unreachable_postgres_store_is_503_never_active() {
     assert!(server.logged("login-token", "store-unavailable"));
     server.assert_log_clean();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_routes_list_and_revoke_devices_and_api_tokens() {
+    let mut server = start(false).await;
+    let alice_phone = server.session("alice").await;
+    let alice_laptop = server.session("Alice").await;
+    let bob = server.session("bob").await;
+    let admin = |req: reqwest::RequestBuilder| req.header("FWAPIToken", API_KEY).send();
+
+    // A user's devices: only with the full API key.
+    let list = admin(
+        server
+            .http
+            .get(server.url("/fotoweb/admin/users/alice/devices")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(list.status(), StatusCode::OK);
+    let list = json(list).await;
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(list.iter().all(|d| d["active"] == true));
+    let anonymous = server
+        .get("/fotoweb/admin/users/alice/devices")
+        .await
+        .status();
+    assert_eq!(anonymous, StatusCode::UNAUTHORIZED);
+    let as_user = server
+        .http
+        .get(server.url("/fotoweb/admin/users/alice/devices"))
+        .header(COOKIE, &bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_user.status(), StatusCode::FORBIDDEN);
+
+    // An API token issued by the server is registered; revoked by its id it stops working.
+    let request = ApiTokenRequest::new("alice", "CMS", Duration::from_secs(600));
+    let info: ApiTokenInfo =
+        serde_json::from_value(json(server.request_api_token(API_KEY, &request).await).await)
+            .unwrap();
+    server.secrets.push(info.token.clone());
+    assert_eq!(
+        server.me_with_api_token(&info.token).await.status(),
+        StatusCode::OK
+    );
+    let id = fwtoken::ApiToken::verify(
+        &server.state.ring(),
+        &info.token,
+        Server::now(),
+        Duration::ZERO,
+    )
+    .unwrap()
+    .token_id;
+    let revoke = format!("/fotoweb/admin/tokens/{id}/revoke");
+    let r = admin(server.http.post(server.url(&revoke))).await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        server.me_with_api_token(&info.token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(server.logged("me", "revoked-api-token"));
+    let again = admin(server.http.post(server.url(&revoke))).await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    let bad = admin(
+        server
+            .http
+            .post(server.url("/fotoweb/admin/tokens/xyz/revoke")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+
+    // A token made with the site's secret but never registered (by a tool without the
+    // store) is not one this server issued: refused.
+    let unregistered = fwtoken::ApiToken::issue(
+        &server.state.ring(),
+        &request,
+        Server::now(),
+        &fwtoken::ApiPolicy::new(),
+        &mut rng(),
+    )
+    .unwrap();
+    server.secrets.push(unregistered.token.clone());
+    assert_eq!(
+        server.me_with_api_token(&unregistered.token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Everything of one user, under any spelling of the name; the others keep theirs.
+    let info: ApiTokenInfo =
+        serde_json::from_value(json(server.request_api_token(API_KEY, &request).await).await)
+            .unwrap();
+    server.secrets.push(info.token.clone());
+    let r = admin(
+        server
+            .http
+            .post(server.url("/fotoweb/admin/users/ALICE/revoke")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let counts = json(r).await;
+    assert_eq!(counts["devices"], 2);
+    assert_eq!(counts["api_tokens"], 1);
+    for cookie in [&alice_phone, &alice_laptop] {
+        assert_eq!(
+            server.me_with_cookie(cookie).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        server.me_with_api_token(&info.token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(server.me_with_cookie(&bob).await.status(), StatusCode::OK);
+    let list = admin(
+        server
+            .http
+            .get(server.url("/fotoweb/admin/users/alice/devices")),
+    )
+    .await
+    .unwrap();
+    let list = json(list).await;
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["active"] == false)
+    );
+    server.assert_log_clean();
+}
