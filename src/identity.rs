@@ -133,7 +133,9 @@ fn is_bidi_control(c: char) -> bool {
 }
 
 /// The skeleton of a whole name: two names with the same skeleton are the same spelling
-/// to the systems a site sits on (see the [module documentation](self)).
+/// to the systems a site sits on: default-ignorable code points removed, `ı`/`İ` as `i`,
+/// compatibility caseless matching (D146, full case folding, NFKD), white space trimmed,
+/// NFC.
 ///
 /// It is idempotent (`skeleton(skeleton(x)) == skeleton(x)`), and borrowed when the name
 /// is already its own skeleton.
