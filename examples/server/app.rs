@@ -44,7 +44,8 @@ use fwtoken::{
     API_TOKEN_HEADER, API_TOKEN_INFO_MEDIA_TYPE, API_TOKEN_REQUEST_MEDIA_TYPE, ApiKey, ApiPolicy,
     ApiToken, ApiTokenId, ApiTokenRequest, CacheLink, CacheLinkSigner, DeviceClaims, DeviceId,
     DevicePolicy, DeviceToken, EdgeKey, EdgeKeyRing, EdgeProto, EdgeRequest, Error, KeyRing,
-    LoginPolicy, LoginToken, Secret, SessionCookie, Verified, api_token_from_headers,
+    LoginClaims, LoginFormat, LoginPolicy, LoginToken, Secret, SessionCookie, Verified,
+    api_token_from_headers,
 };
 use fwtoken_store::{DeviceLimit, Store, StoreError};
 use serde::Deserialize;
@@ -692,13 +693,17 @@ async fn login_with_token(
         Err(e) => return refuse(s, ROUTE, StatusCode::UNAUTHORIZED, error_kind(&e)),
     };
     // Single use: the first request with this token (on any server sharing the store)
-    // logs in; every later one is refused. The token is recorded in one canonical
-    // spelling, so re-encoding it (`+`, space, `%2B`) is the same token, and kept as
-    // long as the token verifies (its end plus the leeway).
+    // logs in; every later one is refused. It is recorded by what it says, so
+    // re-encoding it (`+`, space, `%2B`) is the same token, and kept as long as the
+    // token verifies (its end plus the leeway).
     if s.single_use_login {
         match s
             .store
-            .use_login_token(&canonical_login_token(&q.lt), claims.expires + LEEWAY, now)
+            .use_login_token(
+                &login_token_key(&q.lt, &claims),
+                claims.expires + LEEWAY,
+                now,
+            )
             .await
         {
             Ok(true) => {}
@@ -718,24 +723,24 @@ async fn login_with_token(
     start_session(s, ROUTE, &claims.user).await
 }
 
-/// One spelling of a login token for the used-token record: how it arrives depends on
-/// the generator and on the query decoding (a raw `+` becomes a space; `%2B`, `%2F`,
-/// `%3D` may be left encoded), and the verifier accepts all of them as the same bytes.
-pub fn canonical_login_token(token: &str) -> String {
-    let mut out = String::with_capacity(token.len());
-    let mut rest = token;
-    while let Some(c) = rest.chars().next() {
-        let (piece, len) = match (c, rest.get(..3)) {
-            (' ', _) => ('+', 1),
-            ('%', Some(code)) if code.eq_ignore_ascii_case("%2B") => ('+', 3),
-            ('%', Some(code)) if code.eq_ignore_ascii_case("%2F") => ('/', 3),
-            ('%', Some(code)) if code.eq_ignore_ascii_case("%3D") => ('=', 3),
-            (c, _) => (c, c.len_utf8()),
-        };
-        out.push(piece);
-        rest = rest.get(len..).unwrap_or_default();
+/// What the used-token record keys a login token by. The text is no key: one token
+/// arrives in several spellings (a raw `+` becomes a space, `%2B`, `%2F`, `%3D` may stay
+/// encoded) that the verifier accepts as the same bytes (`SECURITY.md`). A FotoWeb-format
+/// token is a function of its claims and the secret, so its verified claims identify it
+/// whatever the spelling; a sealed token (random IV, one strict spelling) is keyed by its
+/// text.
+pub fn login_token_key(token: &str, claims: &LoginClaims) -> String {
+    match claims.format {
+        LoginFormat::FotoWeb => format!(
+            "fotoweb:{}:{}:{}:{}:{}",
+            claims.user.len(),
+            claims.user,
+            claims.not_before.unix_timestamp(),
+            claims.expires.unix_timestamp(),
+            claims.widgets
+        ),
+        LoginFormat::Sealed => format!("sealed:{token}"),
     }
-    out
 }
 
 #[derive(Deserialize)]
