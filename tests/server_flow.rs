@@ -1444,3 +1444,39 @@ async fn admin_routes_list_and_revoke_devices_and_api_tokens() {
     );
     server.assert_log_clean();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_tokens_log_in_once_in_either_format_and_any_spelling() {
+    let mut server = start(false).await;
+    let sealed = LoginToken::builder("alice")
+        .issue_sealed(&server.state.ring(), Server::now(), &mut rng())
+        .unwrap();
+    assert_eq!(
+        server.login_with_token(&sealed).await.status(),
+        StatusCode::FOUND
+    );
+    assert_eq!(
+        server.login_with_token(&sealed).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // FotoWeb format: percent-encoded first, then with `+`, `/`, `=` encoded twice (the
+    // verifier reads `%2B` as `+`): one token, so refused.
+    let token = server.login_token("bob");
+    assert_eq!(
+        server.login_with_token(&token).await.status(),
+        StatusCode::FOUND
+    );
+    let twice_encoded = token
+        .replace('+', "%252B")
+        .replace('/', "%252F")
+        .replace('=', "%253D");
+    let again = server
+        .http
+        .get(server.url(&format!("/fotoweb/?lt={twice_encoded}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+    assert!(server.logged("login-token", "login-token-used"));
+    server.assert_log_clean();
+}
