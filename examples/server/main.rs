@@ -1,7 +1,8 @@
 //! `server`: a FotoWeb-style web server (axum + tokio) built on fwtoken.
 //!
 //! It shows a server author the whole wiring: login tokens, password logins with salted
-//! hashes, device tokens in the `FWSession` cookie with a device registry, the full API key
+//! hashes, device tokens in the `FWSession` cookie registered in a store (`fwtoken-store`:
+//! SQLite, PostgreSQL or memory), single-use login tokens, the full API key
 //! and user API tokens in the `FWAPIToken` header, cache links, Edgecast tokens, and key
 //! rotation on a running server. The routes are listed in `app.rs`.
 //!
@@ -17,6 +18,7 @@
 //! | `FWTOKEN_EDGE_KEY`, `FWTOKEN_EDGE_BACKUP_KEY` | Edgecast keys for `/edge/` (unset: generated) |
 //! | `FWTOKEN_DEMO_PASSWORD` | password of the demo user `alice` (unset: no password logins) |
 //! | `FWTOKEN_SECRETS_FILE` | as `--secrets-file` |
+//! | `FWTOKEN_STORE` | as `--store`: `sqlite:PATH` (default `sqlite:fwtoken-server.sqlite`), `postgres://...`, `memory` |
 //!
 //! Or the secrets come from a file (`--secrets-file PATH`: `primary = ...`, `backup =
 //! ...`, `api_key = ...`, readable by its owner only), re-read on `SIGHUP`: the key ring
