@@ -141,7 +141,7 @@ summarize() {
 
 # memcheck TARGET_DIR SUPPRESSIONS LABEL [HARNESS ARGS]: one run of the harness.
 memcheck() {
-    local target=$1 supp=$2 label=$3 vlog status=0
+    local target=$1 supp=$2 label=$3 vlog unused status=0
     shift 3
     vlog=$target/memcheck${1:+$1}.log
     echo
@@ -150,6 +150,10 @@ memcheck() {
         --suppressions="$supp" --show-error-list=yes --log-file="$vlog" \
         "$target/release/fwtoken-ctgrind" "$@" || status=$?
     summarize "$vlog"
+    unused=$(comm -23 <(grep -o 'declassify:[^ ]*' "$supp" | sort -u) \
+        <(grep -o 'used_suppression: *[0-9]* declassify:[^ ]*' "$vlog" | grep -o 'declassify:.*' | sort -u) |
+        sed 's/declassify://' | tr '\n' ' ')
+    [ -z "$unused" ] || echo "ctgrind: note: declassification points not used in this run: $unused"
     if [ "$status" -ne 0 ]; then
         echo "ctgrind: memcheck's reports outside the negative controls and key loading:"
         error_blocks "$vlog" | awk -v RS= '!/leaky_eq|control<|key_loading</' | head -n 400
