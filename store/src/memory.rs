@@ -29,6 +29,10 @@ struct State {
     version: u64,
     seq: u64,
     devices: HashMap<[u8; 16], Device>,
+    /// Every device id of each identity key, revoked ones included.
+    by_user: HashMap<String, Vec<[u8; 16]>>,
+    /// How many active devices each identity key holds.
+    active: HashMap<String, usize>,
     api: HashMap<[u8; 16], Api>,
     logins: HashMap<[u8; 32], i64>,
 }
@@ -54,6 +58,11 @@ fn ready<'a, T: Send + 'a>(r: Result<T, StoreError>) -> BoxFut<'a, T> {
 }
 
 impl State {
+    /// Sets how many active devices `key` holds.
+    fn adjust(&mut self, key: &str, to: usize) {
+        self.active.insert(key.to_owned(), to);
+    }
+
     fn bump(&mut self) -> u64 {
         self.version += 1;
         self.version
@@ -74,33 +83,44 @@ impl State {
                 Err(StoreError::Conflict)
             };
         }
-        let mut held: Vec<(i64, i64, u64, [u8; 16])> = self
-            .devices
-            .values()
-            .filter(|d| d.revoked.is_none() && d.row.key == row.key)
-            .map(|d| {
-                (
-                    d.last_seen.unwrap_or(d.row.issued),
-                    d.row.issued,
-                    d.seq,
-                    d.row.id,
-                )
-            })
-            .collect();
+        let held = self.active.get(&row.key).copied().unwrap_or(0);
         let mut evicted = Vec::new();
-        if held.len() >= limit.max {
+        if held >= limit.max {
             if limit.policy == CapPolicy::Refuse || limit.max == 0 {
                 return Err(StoreError::DeviceLimit { max: limit.max });
             }
-            held.sort_unstable();
-            let n = held.len() + 1 - limit.max;
-            for (_, _, _, id) in held.into_iter().take(n) {
+            let mut order: Vec<(i64, i64, u64, [u8; 16])> = self
+                .by_user
+                .get(&row.key)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| self.devices.get(id))
+                .filter(|d| d.revoked.is_none())
+                .map(|d| {
+                    (
+                        d.last_seen.unwrap_or(d.row.issued),
+                        d.row.issued,
+                        d.seq,
+                        d.row.id,
+                    )
+                })
+                .collect();
+            order.sort_unstable();
+            let n = held + 1 - limit.max;
+            for (_, _, _, id) in order.into_iter().take(n) {
                 if let Some(d) = self.devices.get_mut(&id) {
                     d.revoked = Some(now);
                 }
                 evicted.push(DeviceId::from_bytes(id));
             }
+            self.adjust(&row.key, held + 1 - evicted.len());
+        } else {
+            self.adjust(&row.key, held + 1);
         }
+        self.by_user
+            .entry(row.key.clone())
+            .or_default()
+            .push(row.id);
         self.seq += 1;
         let seq = self.seq;
         self.devices.insert(
@@ -166,7 +186,13 @@ impl Backend for MemoryBackend {
 
     fn list_devices(&self, key: String) -> BoxFut<'_, Vec<DeviceEntry>> {
         ready(self.with(|s| {
-            let mut v: Vec<&Device> = s.devices.values().filter(|d| d.row.key == key).collect();
+            let mut v: Vec<&Device> = s
+                .by_user
+                .get(&key)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| s.devices.get(id))
+                .collect();
             v.sort_by_key(|d| (d.row.issued, d.seq));
             v.into_iter().map(entry).collect()
         }))
@@ -176,6 +202,10 @@ impl Backend for MemoryBackend {
         ready(self.with(|s| match s.devices.get_mut(&id) {
             Some(d) if d.revoked.is_none() => {
                 d.revoked = Some(now);
+                let key = d.row.key.clone();
+                if let Some(n) = s.active.get_mut(&key) {
+                    *n = n.saturating_sub(1);
+                }
                 Ok((true, Some(s.bump())))
             }
             _ => Ok((false, None)),
@@ -185,12 +215,15 @@ impl Backend for MemoryBackend {
     fn revoke_user_devices(&self, key: String, now: i64) -> BoxFut<'_, Written<usize>> {
         ready(self.with(|s| {
             let mut n = 0;
-            for d in s.devices.values_mut() {
-                if d.revoked.is_none() && d.row.key == key {
+            for id in s.by_user.get(&key).into_iter().flatten() {
+                if let Some(d) = s.devices.get_mut(id)
+                    && d.revoked.is_none()
+                {
                     d.revoked = Some(now);
                     n += 1;
                 }
             }
+            s.active.remove(&key);
             Ok((n, (n > 0).then(|| s.bump())))
         }))
     }

@@ -23,7 +23,8 @@ const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/00
 pub const NOTIFY_CHANNEL: &str = "fwtoken_version";
 
 /// The `application_name` of the dedicated `LISTEN` connection (find it in
-/// `pg_stat_activity`).
+/// `pg_stat_activity`); followed by a space and the schema when
+/// [`PostgresConfig::schema`] set one.
 pub const LISTEN_APPLICATION_NAME: &str = "fwtoken-store-listen";
 
 /// Advisory-lock key of schema migrations (any constant unlikely to clash).
@@ -71,17 +72,27 @@ impl PostgresConfig {
     /// From a connection URL (`postgresql://user:password@host:port/db`) or a key=value
     /// string, as `tokio-postgres` parses them; plain TCP or a Unix socket, no TLS.
     pub fn new(url: &str) -> Result<Self, StoreError> {
-        let mut pg: tokio_postgres::Config = url
+        let pg: tokio_postgres::Config = url
             .parse()
             .map_err(|_| StoreError::InvalidArgument("not a PostgreSQL connection string"))?;
-        pg.connect_timeout(TIMEOUT);
-        pg.application_name("fwtoken-store");
-        Ok(Self {
+        Ok(Self::from_config(pg))
+    }
+
+    /// From a `tokio-postgres` configuration built in code (its options, such as
+    /// `-c synchronous_commit=off`, are kept); no TLS.
+    pub fn from_config(mut pg: tokio_postgres::Config) -> Self {
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(TIMEOUT);
+        }
+        if pg.get_application_name().is_none() {
+            pg.application_name("fwtoken-store");
+        }
+        Self {
             pg,
             pool_size: 16,
             tls: Tls::Plain,
             schema: None,
-        })
+        }
     }
 
     /// How many pooled connections at most (default 16; the `LISTEN` connection is one
@@ -106,7 +117,11 @@ impl PostgresConfig {
                 "a schema name is lowercase ASCII letters, digits and _",
             ));
         }
-        self.pg.options(format!("-c search_path={schema}"));
+        let options = match self.pg.get_options() {
+            Some(o) if !o.is_empty() => format!("{o} -c search_path={schema}"),
+            _ => format!("-c search_path={schema}"),
+        };
+        self.pg.options(options);
         self.schema = Some(schema.to_owned());
         Ok(self)
     }
@@ -583,7 +598,10 @@ impl Backend for PostgresBackend {
 
     fn start_listener(&self, sink: VersionSink) -> Option<tokio::task::JoinHandle<()>> {
         let mut pg = self.config.pg.clone();
-        pg.application_name(LISTEN_APPLICATION_NAME);
+        match &self.config.schema {
+            Some(schema) => pg.application_name(format!("{LISTEN_APPLICATION_NAME} {schema}")),
+            None => pg.application_name(LISTEN_APPLICATION_NAME),
+        };
         let tls = self.config.tls.clone();
         Some(tokio::spawn(async move {
             loop {

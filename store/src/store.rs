@@ -354,7 +354,8 @@ impl Store {
             .backend
             .revoke_device(id.to_bytes(), secs(now))
             .await?;
-        if let Some(c) = &self.inner.cache {
+        // An unknown id is not marked: revoking it leaves no tombstone.
+        if let (Some(c), true) = (&self.inner.cache, was) {
             c.revoked(Kind::Device, id.to_bytes());
         }
         self.observe(v);
@@ -435,7 +436,7 @@ impl Store {
             .backend
             .revoke_api_tokens(ApiSelector::Id(id.to_bytes()), secs(now))
             .await?;
-        if let Some(c) = &self.inner.cache {
+        if let (Some(c), true) = (&self.inner.cache, n > 0) {
             c.revoked(Kind::Api, id.to_bytes());
         }
         self.observe(v);

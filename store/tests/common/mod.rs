@@ -51,7 +51,11 @@ pub struct TempDb {
 
 impl TempDb {
     pub fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("{}.sqlite3", unique(name)));
+        Self::new_in(&std::env::temp_dir(), name)
+    }
+
+    pub fn new_in(dir: &std::path::Path, name: &str) -> Self {
+        let path = dir.join(format!("{}.sqlite3", unique(name)));
         Self { path }
     }
 }
