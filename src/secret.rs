@@ -166,17 +166,28 @@ impl fmt::Debug for Fingerprint {
     }
 }
 
+/// Lowercase hex of a (secret) byte, without a table lookup or a branch on its value:
+/// for a nibble `n`, `'0' + n`, plus 39 (from `'9' + 1` to `'a'`) when `n > 9`.
 fn hex_byte(b: u8) -> [u8; 2] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
-    let lo = HEX.get(usize::from(b & 0x0f)).copied().unwrap_or(b'0');
-    [hi, lo]
+    let digit = |n: u8| b'0' + n + 39 * ((9u8.wrapping_sub(n) >> 4) & 1);
+    [digit(b >> 4), digit(b & 0x0f)]
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn branch_free_hex_is_lowercase_hex() {
+        for b in 0..=255u8 {
+            let hex = hex_byte(b);
+            assert_eq!(
+                core::str::from_utf8(&hex).unwrap(),
+                alloc::format!("{b:02x}")
+            );
+        }
+    }
 
     #[test]
     fn rules_are_named_and_never_echo() {
