@@ -222,18 +222,14 @@ impl PostgresBackend {
 
 /// Bumps the version under its row lock and notifies, inside the caller's transaction.
 async fn bump(tx: &deadpool_postgres::Transaction<'_>) -> Result<u64, StoreError> {
-    let v: i64 = tx
-        .query_one(
-            "UPDATE fwtoken_version SET version = version + 1 WHERE id = 1 RETURNING version",
-            &[],
+    let st = tx
+        .prepare_cached(
+            "WITH v AS (UPDATE fwtoken_version SET version = version + 1 WHERE id = 1
+                        RETURNING version)
+             SELECT version, pg_notify($1, version::text) FROM v",
         )
-        .await?
-        .try_get(0)?;
-    tx.execute(
-        "SELECT pg_notify($1, $2)",
-        &[&NOTIFY_CHANNEL, &v.to_string()],
-    )
-    .await?;
+        .await?;
+    let v: i64 = tx.query_one(&st, &[&NOTIFY_CHANNEL]).await?.try_get(0)?;
     u64::try_from(v).map_err(|_| StoreError::Corrupt("negative version"))
 }
 
@@ -279,23 +275,20 @@ impl PostgresBackend {
             &[&row.key, &USER_LOCK_SEED],
         )
         .await?;
-        let known = tx
-            .query_opt(
-                "SELECT 1 FROM fwtoken_devices WHERE device_id = $1",
-                &[&&row.id[..]],
+        // After the lock, in a new statement (a new snapshot under READ COMMITTED).
+        let r = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM fwtoken_devices WHERE device_id = $1),
+                        (SELECT count(*) FROM fwtoken_devices
+                         WHERE user_key = $2 AND revoked_at IS NULL)",
+                &[&&row.id[..], &row.key],
             )
             .await?;
-        if known.is_some() {
+        let (known, held): (bool, i64) = (r.try_get(0)?, r.try_get(1)?);
+        if known {
             drop(tx);
             return existing_device(&client, &row).await;
         }
-        let held: i64 = tx
-            .query_one(
-                "SELECT count(*) FROM fwtoken_devices WHERE user_key = $1 AND revoked_at IS NULL",
-                &[&row.key],
-            )
-            .await?
-            .try_get(0)?;
         let held = usize::try_from(held).map_err(|_| StoreError::Corrupt("negative count"))?;
         let mut evicted = Vec::new();
         if held >= limit.max {

@@ -560,9 +560,27 @@ impl BlockingStore {
             Box<dyn std::future::Future<Output = Result<Store, StoreError>>>,
         >,
     ) -> Result<Self, StoreError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(StoreError::InvalidArgument(
+                "BlockingStore opened from inside an async runtime: use Store",
+            ));
+        }
         let rt = Self::runtime()?;
         let store = rt.block_on(f())?;
         Ok(Self { store, rt })
+    }
+
+    /// Runs a store call to completion; refused (not a panic) inside an async runtime.
+    fn block<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(StoreError::InvalidArgument(
+                "BlockingStore called from inside an async runtime: use Store",
+            ));
+        }
+        self.rt.block_on(f)
     }
 
     /// [`Store::memory`].
@@ -607,22 +625,22 @@ impl BlockingStore {
         if let Some(a) = self.store.cached_device(id) {
             return Ok(a);
         }
-        self.rt.block_on(self.store.is_device_active(id))
+        self.block(self.store.is_device_active(id))
     }
 
     /// [`Store::touch_device`].
     pub fn touch_device(&self, id: &DeviceId, now: OffsetDateTime) -> Result<bool, StoreError> {
-        self.rt.block_on(self.store.touch_device(id, now))
+        self.block(self.store.touch_device(id, now))
     }
 
     /// [`Store::devices_of`].
     pub fn devices_of(&self, user: &str) -> Result<Vec<DeviceEntry>, StoreError> {
-        self.rt.block_on(self.store.devices_of(user))
+        self.block(self.store.devices_of(user))
     }
 
     /// [`Store::revoke_device`].
     pub fn revoke_device(&self, id: &DeviceId, now: OffsetDateTime) -> Result<bool, StoreError> {
-        self.rt.block_on(self.store.revoke_device(id, now))
+        self.block(self.store.revoke_device(id, now))
     }
 
     /// [`Store::revoke_user_devices`].
@@ -631,7 +649,7 @@ impl BlockingStore {
         user: &str,
         now: OffsetDateTime,
     ) -> Result<usize, StoreError> {
-        self.rt.block_on(self.store.revoke_user_devices(user, now))
+        self.block(self.store.revoke_user_devices(user, now))
     }
 
     /// [`Store::register_api_token`].
@@ -640,7 +658,7 @@ impl BlockingStore {
         record: &ApiTokenRecord,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        self.rt.block_on(self.store.register_api_token(record, now))
+        self.block(self.store.register_api_token(record, now))
     }
 
     /// [`Store::is_api_token_active`]; a cached answer costs no thread hop.
@@ -652,7 +670,7 @@ impl BlockingStore {
         if let Some(a) = self.store.cached_api_token(id, now) {
             return Ok(a);
         }
-        self.rt.block_on(self.store.is_api_token_active(id, now))
+        self.block(self.store.is_api_token_active(id, now))
     }
 
     /// [`Store::revoke_api_token`].
@@ -661,7 +679,7 @@ impl BlockingStore {
         id: &ApiTokenId,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        self.rt.block_on(self.store.revoke_api_token(id, now))
+        self.block(self.store.revoke_api_token(id, now))
     }
 
     /// [`Store::revoke_user_api_tokens`].
@@ -680,7 +698,7 @@ impl BlockingStore {
         app: &str,
         now: OffsetDateTime,
     ) -> Result<usize, StoreError> {
-        self.rt.block_on(self.store.revoke_app_api_tokens(app, now))
+        self.block(self.store.revoke_app_api_tokens(app, now))
     }
 
     /// [`Store::use_login_token`].
@@ -696,6 +714,29 @@ impl BlockingStore {
 
     /// [`Store::purge_expired`].
     pub fn purge_expired(&self, now: OffsetDateTime) -> Result<usize, StoreError> {
-        self.rt.block_on(self.store.purge_expired(now))
+        self.block(self.store.purge_expired(now))
+    }
+}
+
+/// The core's sync registry trait, for code written against [`fwtoken::DeviceRegistry`]:
+/// the cap policy is *refuse*, and a revocation's time is the system clock's.
+impl fwtoken::DeviceRegistry for BlockingStore {
+    type Error = StoreError;
+
+    fn register(&self, record: &DeviceRecord, max_per_user: usize) -> Result<(), StoreError> {
+        self.register_device(record, DeviceLimit::refuse(max_per_user), record.issued_at)
+            .map(|_| ())
+    }
+
+    fn revoke(&self, device: &DeviceId) -> Result<bool, StoreError> {
+        self.revoke_device(device, OffsetDateTime::now_utc())
+    }
+
+    fn revoke_user(&self, user: &str) -> Result<usize, StoreError> {
+        self.revoke_user_devices(user, OffsetDateTime::now_utc())
+    }
+
+    fn is_active(&self, device: &DeviceId) -> Result<bool, StoreError> {
+        self.is_device_active(device)
     }
 }

@@ -632,3 +632,75 @@ async fn fail_closed_postgres_unreachable_then_back() {
     ));
     db.cleanup().await;
 }
+
+// ---------------------------------------------------------------------------------------
+// The sync face: BlockingStore, also through the core's DeviceRegistry trait.
+
+#[test]
+fn blocking_store_through_the_core_registry_trait() {
+    use fwtoken::DeviceRegistry;
+    let db = common::TempDb::new("blocking");
+    let site = fwtoken::SiteDomains::new().with("CORP");
+    let store =
+        fwtoken_store::BlockingStore::sqlite(&db.path, config().domains(site.clone())).unwrap();
+    let r = DeviceRecord {
+        device_id: dev_id(),
+        user: "CORP\\bo".into(),
+        issued_at: now(),
+    };
+    store.register(&r, 1).unwrap();
+    store.register(&r, 1).unwrap(); // a retry: no second slot
+    let other = DeviceRecord {
+        device_id: dev_id(),
+        user: "bo".into(),
+        issued_at: now(),
+    };
+    assert!(matches!(
+        store.register(&other, 1),
+        Err(StoreError::DeviceLimit { max: 1 })
+    ));
+    assert!(store.is_active(&r.device_id).unwrap());
+    assert_eq!(store.revoke_user("BO").unwrap(), 1);
+    assert!(!store.is_active(&r.device_id).unwrap());
+    assert!(!store.revoke(&r.device_id).unwrap());
+    assert!(matches!(store.register(&r, 1), Err(StoreError::Revoked)));
+    // A second process's view of the file agrees.
+    let again = fwtoken_store::BlockingStore::sqlite(&db.path, config().domains(site)).unwrap();
+    assert!(!again.is_active(&r.device_id).unwrap());
+}
+
+#[tokio::test]
+async fn blocking_store_refuses_to_run_inside_a_runtime() {
+    let r = fwtoken_store::BlockingStore::memory(config());
+    assert!(matches!(r, Err(StoreError::InvalidArgument(_))));
+}
+
+#[test]
+fn postgres_config_debug_shows_no_password() {
+    let cfg = PostgresConfig::new("postgresql://fw:hunter2-secret@db.example:5433/fotoweb")
+        .unwrap()
+        .schema("tenant_a")
+        .unwrap();
+    let shown = format!("{cfg:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(
+        shown.contains("db.example") && shown.contains("tenant_a"),
+        "{shown}"
+    );
+    assert!(
+        PostgresConfig::new("postgresql://x@h/db")
+            .unwrap()
+            .schema("a;drop")
+            .is_err()
+    );
+    // A connection error names no password either.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let err = rt
+        .block_on(Store::postgres(
+            PostgresConfig::new("postgresql://fw:hunter2-secret@127.0.0.1:1/x").unwrap(),
+            config(),
+        ))
+        .unwrap_err();
+    assert!(err.is_unavailable());
+    assert!(!format!("{err} {err:?}").contains("hunter2"));
+}
