@@ -704,3 +704,76 @@ fn postgres_config_debug_shows_no_password() {
     assert!(err.is_unavailable());
     assert!(!format!("{err} {err:?}").contains("hunter2"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Several purgers at once: every expired row deleted exactly once, live rows kept.
+
+async fn concurrent_purgers(db: &Db) {
+    let cfg = config().purge_batch(7);
+    let stores = [
+        db.open(cfg.clone()).await,
+        db.open(cfg.clone()).await,
+        db.open(cfg).await,
+    ];
+    let t0 = now() - Duration::from_secs(7200);
+    for i in 0..60 {
+        let id = fwtoken::ApiTokenId::from_bytes(dev_id().to_bytes());
+        let rec = fwtoken::ApiTokenRecord {
+            id,
+            user: format!("purge{i}"),
+            app: "sync".into(),
+            issued_at: t0,
+            expires: t0 + Duration::from_secs(60),
+        };
+        stores[0].register_api_token(&rec, t0).await.unwrap();
+        stores[1]
+            .use_login_token(
+                &format!("purge-login-{i}"),
+                t0 + Duration::from_secs(60),
+                t0,
+            )
+            .await
+            .unwrap();
+    }
+    let live = fwtoken::ApiTokenRecord {
+        id: fwtoken::ApiTokenId::from_bytes(dev_id().to_bytes()),
+        user: "keeper".into(),
+        app: "sync".into(),
+        issued_at: now(),
+        expires: now() + Duration::from_secs(3600),
+    };
+    stores[2].register_api_token(&live, now()).await.unwrap();
+    let mut tasks = Vec::new();
+    for s in &stores {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.purge_expired(now()).await.unwrap()
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    assert_eq!(total, 120, "each expired row deleted exactly once");
+    assert_eq!(stores[0].purge_expired(now()).await.unwrap(), 0);
+    assert!(
+        stores[1]
+            .is_api_token_active(&live.id, now())
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_purgers_sqlite() {
+    concurrent_purgers(&Db::sqlite("purgers")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_purgers_postgres() {
+    let Some(db) = Db::postgres("concurrent_purgers_postgres") else {
+        return;
+    };
+    concurrent_purgers(&db).await;
+    db.cleanup().await;
+}
