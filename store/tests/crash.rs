@@ -223,27 +223,41 @@ fn main() {
         .collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
     let mut ok = true;
-    let mut ran = 0;
+    let (mut passed, mut failed) = (0, 0);
+    let mut tally = |r: bool| {
+        if r {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
+        r
+    };
 
     let name = "crash_sqlite_sigkill";
     if wanted(name) {
-        ran += 1;
         let db = common::TempDb::new("crash");
         let started = Instant::now();
-        ok &= report(name, started, run(&format!("sqlite:{}", db.path.display())));
+        ok &= tally(report(
+            name,
+            started,
+            run(&format!("sqlite:{}", db.path.display())),
+        ));
     }
 
     let name = "crash_postgres_sigkill";
     if wanted(name)
         && let Some(url) = common::pg_url(name)
     {
-        ran += 1;
         let schema = common::unique("crash").to_lowercase();
         let started = Instant::now();
-        ok &= report(name, started, run(&format!("postgres:{schema}:{url}")));
+        ok &= tally(report(
+            name,
+            started,
+            run(&format!("postgres:{schema}:{url}")),
+        ));
     }
     println!(
-        "\ntest result: {}. {ran} run",
+        "\ntest result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out\n",
         if ok { "ok" } else { "FAILED" }
     );
     if !ok {
