@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::error::StoreError;
-use crate::model::{ApiSelector, DeviceEntry, DeviceLimit, Registered};
+use crate::model::{ApiSelector, ApiTokenEntry, DeviceEntry, DeviceLimit, Registered};
 
 /// A boxed, `Send` future returning a store result.
 pub(crate) type BoxFut<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -70,6 +70,8 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Insert-only: true when new, false for the same record again.
     fn register_api_token(&self, row: ApiRow) -> BoxFut<'_, bool>;
     fn api_token_status(&self, id: [u8; 16]) -> BoxFut<'_, (Status, u64)>;
+    /// Every API token of an identity key, revoked ones included, by issue time then id.
+    fn list_api_tokens(&self, key: String) -> BoxFut<'_, Vec<ApiTokenEntry>>;
     fn revoke_api_tokens<'a>(
         &'a self,
         which: ApiSelector<'a>,

@@ -32,6 +32,6 @@ mod sqlite;
 mod store;
 
 pub use error::{Cause, StoreError};
-pub use model::{CapPolicy, DeviceEntry, DeviceLimit, Registered};
+pub use model::{ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, Registered};
 pub use postgres::{LISTEN_APPLICATION_NAME, NOTIFY_CHANNEL, PostgresConfig};
 pub use store::{BlockingStore, LAST_SEEN_INTERVAL_SECS, Store, StoreConfig};

@@ -4,11 +4,13 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use fwtoken::DeviceId;
+use fwtoken::{ApiTokenId, DeviceId};
 
 use crate::backend::{ApiRow, Backend, BoxFut, DeviceRow, PURGE_GRACE_SECS, Status, Written};
 use crate::error::StoreError;
-use crate::model::{ApiSelector, CapPolicy, DeviceEntry, DeviceLimit, Registered, from_secs};
+use crate::model::{
+    ApiSelector, ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, Registered, from_secs,
+};
 
 #[derive(Debug)]
 struct Device {
@@ -148,6 +150,18 @@ fn entry(d: &Device) -> Result<DeviceEntry, StoreError> {
     })
 }
 
+fn api_entry(a: &Api) -> Result<ApiTokenEntry, StoreError> {
+    Ok(ApiTokenEntry {
+        id: ApiTokenId::from_bytes(a.row.id),
+        user: a.row.user.clone(),
+        user_key: a.row.key.clone(),
+        app: a.row.app.clone(),
+        issued_at: from_secs(a.row.issued)?,
+        expires: from_secs(a.row.expires)?,
+        revoked_at: a.revoked.map(from_secs).transpose()?,
+    })
+}
+
 impl Backend for MemoryBackend {
     fn register_device(
         &self,
@@ -250,6 +264,14 @@ impl Backend for MemoryBackend {
                 },
             };
             Ok((st, s.version))
+        }))
+    }
+
+    fn list_api_tokens(&self, key: String) -> BoxFut<'_, Vec<ApiTokenEntry>> {
+        ready(self.with(|s| {
+            let mut v: Vec<&Api> = s.api.values().filter(|a| a.row.key == key).collect();
+            v.sort_by_key(|a| (a.row.issued, a.row.id));
+            v.into_iter().map(api_entry).collect()
         }))
     }
 

@@ -1,6 +1,6 @@
 //! The values the store takes and returns.
 
-use fwtoken::DeviceId;
+use fwtoken::{ApiTokenId, DeviceId};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
@@ -79,6 +79,36 @@ impl DeviceEntry {
     /// True when it is not revoked.
     pub fn is_active(&self) -> bool {
         self.revoked_at.is_none()
+    }
+}
+
+/// One registered API token as the store holds it (never the token itself).
+///
+/// Rows of tokens expired for longer than the purge grace period are deleted by
+/// housekeeping, so they are no longer listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiTokenEntry {
+    /// The token's id.
+    pub id: ApiTokenId,
+    /// The user name as registered.
+    pub user: String,
+    /// The identity key the token belongs to (see [`fwtoken::identity_key`]).
+    pub user_key: String,
+    /// The application it was issued to.
+    pub app: String,
+    /// When it was issued.
+    pub issued_at: OffsetDateTime,
+    /// When it expires.
+    pub expires: OffsetDateTime,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl ApiTokenEntry {
+    /// True when it is not revoked and not expired at `now` (the answer of
+    /// [`crate::Store::is_api_token_active`] for this row).
+    pub fn is_active(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none() && secs(now) < secs(self.expires)
     }
 }
 

@@ -5,7 +5,7 @@ use std::future::poll_fn;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use fwtoken::DeviceId;
+use fwtoken::{ApiTokenId, DeviceId};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{AsyncMessage, Client, Connection, NoTls, Socket};
@@ -14,7 +14,9 @@ use crate::backend::{
     ApiRow, Backend, BoxFut, DeviceRow, PURGE_GRACE_SECS, Status, VersionSink, Written,
 };
 use crate::error::StoreError;
-use crate::model::{ApiSelector, CapPolicy, DeviceEntry, DeviceLimit, Registered, from_secs, id16};
+use crate::model::{
+    ApiSelector, ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, Registered, from_secs, id16,
+};
 
 /// The migrations, in order; the number is the schema version.
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
@@ -391,6 +393,32 @@ impl PostgresBackend {
             .collect()
     }
 
+    async fn list_api(&self, key: String) -> Result<Vec<ApiTokenEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT token_id, user_name, app, issued_at, expires, revoked_at
+                 FROM fwtoken_api_tokens WHERE user_key = $1 ORDER BY issued_at, token_id",
+                &[&key],
+            )
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                let id: Vec<u8> = r.try_get(0)?;
+                let revoked: Option<i64> = r.try_get(5)?;
+                Ok(ApiTokenEntry {
+                    id: ApiTokenId::from_bytes(id16(&id)?),
+                    user: r.try_get(1)?,
+                    user_key: key.clone(),
+                    app: r.try_get(2)?,
+                    issued_at: from_secs(r.try_get(3)?)?,
+                    expires: from_secs(r.try_get(4)?)?,
+                    revoked_at: revoked.map(from_secs).transpose()?,
+                })
+            })
+            .collect()
+    }
+
     async fn register_api(&self, row: ApiRow) -> Result<bool, StoreError> {
         let client = self.pool.get().await?;
         let n = client
@@ -526,6 +554,10 @@ impl Backend for PostgresBackend {
              WHERE v.id = 1",
             id,
         ))
+    }
+
+    fn list_api_tokens(&self, key: String) -> BoxFut<'_, Vec<ApiTokenEntry>> {
+        Box::pin(self.list_api(key))
     }
 
     fn revoke_api_tokens<'a>(

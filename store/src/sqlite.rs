@@ -5,12 +5,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use fwtoken::DeviceId;
+use fwtoken::{ApiTokenId, DeviceId};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use crate::backend::{ApiRow, Backend, BoxFut, DeviceRow, PURGE_GRACE_SECS, Status, Written};
 use crate::error::StoreError;
-use crate::model::{ApiSelector, CapPolicy, DeviceEntry, DeviceLimit, Registered, from_secs, id16};
+use crate::model::{
+    ApiSelector, ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, Registered, from_secs, id16,
+};
 
 /// The migrations, in order; the file name's number is the schema version.
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
@@ -362,6 +364,40 @@ impl Backend for SqliteBackend {
                 "SELECT revoked_at, expires FROM fwtoken_api_tokens WHERE token_id = ?1",
                 id,
             )
+        })
+    }
+
+    fn list_api_tokens(&self, key: String) -> BoxFut<'_, Vec<ApiTokenEntry>> {
+        self.read(move |tx| {
+            let mut st = tx.prepare(
+                "SELECT token_id, user_name, app, issued_at, expires, revoked_at
+                 FROM fwtoken_api_tokens WHERE user_key = ?1 ORDER BY issued_at, token_id",
+            )?;
+            let rows = st
+                .query_map(params![key], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(id, user, app, issued, expires, revoked)| {
+                    Ok(ApiTokenEntry {
+                        id: ApiTokenId::from_bytes(id16(&id)?),
+                        user,
+                        user_key: key.clone(),
+                        app,
+                        issued_at: from_secs(issued)?,
+                        expires: from_secs(expires)?,
+                        revoked_at: revoked.map(from_secs).transpose()?,
+                    })
+                })
+                .collect()
         })
     }
 

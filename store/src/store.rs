@@ -15,7 +15,7 @@ use crate::backend::{ApiRow, Backend, DeviceRow, Status};
 use crate::cache::{Cache, Kind};
 use crate::error::StoreError;
 use crate::memory::MemoryBackend;
-use crate::model::{ApiSelector, DeviceEntry, DeviceLimit, Registered, secs};
+use crate::model::{ApiSelector, ApiTokenEntry, DeviceEntry, DeviceLimit, Registered, secs};
 use crate::sqlite::SqliteBackend;
 
 /// How often `last_seen` is written at most, per device.
@@ -425,6 +425,16 @@ impl Store {
         Ok(matches!(status, Status::Active { expires } if secs(now) < expires))
     }
 
+    /// Every API token of `user`'s identity, active, expired or revoked, oldest issue first
+    /// (then by id); rows purged after their expiry are gone. Tells which token to revoke
+    /// ([`Store::revoke_api_token`]); [`ApiTokenEntry::is_active`] says which still count.
+    pub async fn api_tokens_of(&self, user: &str) -> Result<Vec<ApiTokenEntry>, StoreError> {
+        self.inner
+            .backend
+            .list_api_tokens(self.user_key(user))
+            .await
+    }
+
     /// Revokes one API token; true when it was not revoked yet.
     pub async fn revoke_api_token(
         &self,
@@ -671,6 +681,11 @@ impl BlockingStore {
             return Ok(a);
         }
         self.block(self.store.is_api_token_active(id, now))
+    }
+
+    /// [`Store::api_tokens_of`].
+    pub fn api_tokens_of(&self, user: &str) -> Result<Vec<ApiTokenEntry>, StoreError> {
+        self.block(self.store.api_tokens_of(user))
     }
 
     /// [`Store::revoke_api_token`].

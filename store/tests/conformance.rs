@@ -421,6 +421,113 @@ mod cases {
         assert!(!s.is_api_token_active(&a.id, t(1)).await.unwrap());
     }
 
+    pub async fn api_token_listing_across_spellings(db: &Db) {
+        let s = open(db).await;
+        // Issued out of order, under three spellings of one account; two in one second.
+        let a = api("CORP\\Hal", "sync", 5, 3600);
+        let b = api("hal@corp.example", "backup", 1, 3600);
+        let c = api("HAL", "sync", 3, 3600);
+        let d = api("hal", "report", 3, 3600);
+        let others = [
+            api("hal@partner.example", "sync", 0, 3600),
+            api("PARTNER\\Hal", "sync", 2, 3600),
+            api("ida", "sync", 0, 3600),
+        ];
+        for r in [&a, &b, &c, &d].into_iter().chain(&others) {
+            assert!(s.register_api_token(r, r.issued_at).await.unwrap());
+        }
+        let (first, second) = if c.id.to_bytes() < d.id.to_bytes() {
+            (&c, &d)
+        } else {
+            (&d, &c)
+        };
+        let want = [&b, first, second, &a];
+        for spelling in ["Hal", "corp\\HAL", "HAL@Corp.Example"] {
+            let l = s.api_tokens_of(spelling).await.unwrap();
+            let ids: Vec<_> = l.iter().map(|e| e.id).collect();
+            let want_ids: Vec<_> = want.iter().map(|r| r.id).collect();
+            assert_eq!(ids, want_ids, "issue time, then id; {spelling}");
+            for (e, r) in l.iter().zip(want) {
+                assert_eq!(e.user, r.user, "the name as registered");
+                assert_eq!(e.user_key, "hal");
+                assert_eq!(e.app, r.app);
+                assert_eq!(e.issued_at, r.issued_at);
+                assert_eq!(e.expires, r.expires);
+                assert_eq!(e.revoked_at, None);
+                assert!(e.is_active(t(10)));
+            }
+        }
+        // Hal at a partner domain is another identity (each spelling its own here, as
+        // the site does not know that domain); ida is another user.
+        for (spelling, r) in ["hal@partner.example", "PARTNER\\Hal", "ida"]
+            .into_iter()
+            .zip(&others)
+        {
+            let l = s.api_tokens_of(spelling).await.unwrap();
+            assert_eq!(l.len(), 1, "{spelling}");
+            assert_eq!(l[0].id, r.id);
+            assert_eq!(l[0].user_key, s.user_key(spelling));
+        }
+    }
+
+    pub async fn api_token_listing_shows_revoked_and_expired(db: &Db) {
+        let s = open(db).await;
+        let (a, b, c) = (
+            api("jon", "sync", 0, 3600),
+            api("jon", "sync", 1, 60),
+            api("Jon", "report", 2, 3600),
+        );
+        for r in [&a, &b, &c] {
+            s.register_api_token(r, r.issued_at).await.unwrap();
+        }
+        assert!(s.revoke_api_token(&a.id, t(30)).await.unwrap());
+        // Revoked through the user: only the still active ones get this time.
+        assert_eq!(s.revoke_user_api_tokens("JON", t(40)).await.unwrap(), 2);
+        assert!(!s.revoke_api_token(&a.id, t(50)).await.unwrap());
+        let l = s.api_tokens_of("jon").await.unwrap();
+        assert_eq!(
+            l.iter().map(|e| (e.id, e.revoked_at)).collect::<Vec<_>>(),
+            vec![
+                (a.id, Some(t(30))),
+                (b.id, Some(t(40))),
+                (c.id, Some(t(40)))
+            ],
+            "the first revocation's time stays"
+        );
+        assert!(l.iter().all(|e| !e.is_active(t(41))));
+        // Expired but not revoked: listed, not active after its expiry.
+        let d = api("jon", "sync", 100, 60);
+        s.register_api_token(&d, d.issued_at).await.unwrap();
+        let l = s.api_tokens_of("jon").await.unwrap();
+        let e = l.iter().find(|e| e.id == d.id).unwrap();
+        assert_eq!(e.revoked_at, None);
+        assert!(e.is_active(t(159)));
+        assert!(!e.is_active(t(160)));
+        assert_eq!(
+            e.is_active(t(160)),
+            s.is_api_token_active(&d.id, t(160)).await.unwrap()
+        );
+        // A device of the same user is not an API token.
+        new_slot(reg(&s, &device("jon", 0), 5).await);
+        assert_eq!(s.api_tokens_of("jon").await.unwrap().len(), 4);
+    }
+
+    pub async fn api_token_listing_of_unknown_user_is_empty(db: &Db) {
+        let s = open(db).await;
+        s.register_api_token(&api("kim", "sync", 0, 3600), t(0))
+            .await
+            .unwrap();
+        assert!(s.api_tokens_of("nobody").await.unwrap().is_empty());
+        assert!(
+            s.api_tokens_of("kim@partner.example")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // A name that is not a valid user name matches no one.
+        assert!(s.api_tokens_of("a;b").await.unwrap().is_empty());
+    }
+
     pub async fn login_token_first_use_wins(db: &Db) {
         let s = open(db).await;
         let tok = crate::common::unique("login-token");
@@ -633,6 +740,9 @@ backend_tests!(crate::cases;
     api_token_revoke_by_app,
     api_token_insert_only,
     api_token_expired_record_refused,
+    api_token_listing_across_spellings,
+    api_token_listing_shows_revoked_and_expired,
+    api_token_listing_of_unknown_user_is_empty,
     login_token_first_use_wins,
     login_token_expired_refused,
     purge_removes_only_expired,
