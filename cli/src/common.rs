@@ -7,10 +7,7 @@ use std::time::Duration;
 use fwtoken::time::OffsetDateTime;
 use fwtoken::{KeyRing, Secret};
 
-use fwtoken_store::{BlockingStore, StoreConfig, StoreError};
-
-use crate::secrets_file::SecretsFile;
-use crate::store_url::StoreUrl;
+use fwtoken_store::{BlockingStore, SecretsFile, StoreConfig, StoreError, StoreUrl};
 
 /// What went wrong, and so which exit code to use.
 #[derive(Debug)]
@@ -61,13 +58,13 @@ fn ring_from_file(path: &Path) -> CliResult<KeyRing> {
             ));
         }
     }
-    let file = SecretsFile::read(path).map_err(CliError::Usage)?;
+    let file = SecretsFile::read(path).map_err(|e| CliError::Usage(e.to_string()))?;
     if file.primary.is_weak() {
         eprintln!(
             "warning: the primary secret in the secrets file is weak; use `fwtoken secret generate`"
         );
     }
-    file.ring().map_err(CliError::Usage)
+    file.ring().map_err(|e| CliError::Usage(e.to_string()))
 }
 
 /// A secret from an environment variable; `None` when unset.
@@ -146,17 +143,13 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 /// refused: it would forget everything at exit.
 pub fn open_store(url: &StoreUrl) -> CliResult<BlockingStore> {
     let config = StoreConfig::new().cache(false).purge_every(None);
-    let opened = match url {
-        StoreUrl::Memory => {
-            return usage(
-                "--store memory would forget everything when the command exits: use sqlite:PATH or postgres://...",
-            );
-        }
-        StoreUrl::Sqlite(path) => BlockingStore::sqlite(path, config),
-        StoreUrl::Postgres(text) => fwtoken_store::PostgresConfig::new(text)
-            .and_then(|pg| BlockingStore::postgres(pg, config)),
-    };
-    opened.map_err(|e| CliError::Usage(format!("store {}: {e}", url.describe())))
+    if *url == StoreUrl::Memory {
+        return usage(
+            "--store memory would forget everything when the command exits: use sqlite:PATH or postgres://...",
+        );
+    }
+    BlockingStore::open(url, config)
+        .map_err(|e| CliError::Usage(format!("store {}: {e}", url.describe())))
 }
 
 /// Exit 1 for what the store refuses (the device cap, a revoked or conflicting id);

@@ -20,9 +20,7 @@ mod edge;
 mod fernet;
 mod login;
 mod secret;
-mod secrets_file;
 mod store;
-mod store_url;
 mod user;
 
 use std::path::PathBuf;
@@ -31,7 +29,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use common::{CliError, CliResult, SecretSource};
-use store_url::StoreUrl;
+use fwtoken_store::StoreUrl;
 
 const AFTER_HELP: &str = "\
 Secrets: FWTOKEN_SECRET, FWTOKEN_BACKUP_SECRET (environment), or --secrets-file PATH.

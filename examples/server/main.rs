@@ -39,13 +39,6 @@
     missing_docs
 )]
 
-#[allow(dead_code)]
-#[path = "../../cli/src/secrets_file.rs"]
-mod secrets_file;
-#[allow(dead_code)]
-#[path = "../../cli/src/store_url.rs"]
-mod store_url;
-
 // The rotation hooks (`AppState::rotate`, `retire_backup`, ...) and the capturing log are
 // what tests/server_flow.rs drives; this binary does not call them itself.
 #[allow(dead_code)]
@@ -60,9 +53,7 @@ use fwtoken::time::OffsetDateTime;
 use fwtoken::{ApiKey, CacheLink, EdgeKey, EdgeKeyRing, EdgeParams, KeyRing, LoginToken, Secret};
 
 use app::{AppState, Config, Log, UserTable};
-use fwtoken_store::{Store, StoreConfig};
-use secrets_file::SecretsFile;
-use store_url::StoreUrl;
+use fwtoken_store::{SecretsFile, Store, StoreConfig, StoreUrl};
 
 /// The store when neither `--store` nor `FWTOKEN_STORE` names one: a SQLite file in the
 /// current directory, so sessions survive a restart with no configuration.
@@ -190,12 +181,12 @@ fn config_from_env(options: &Options, store: Store) -> Result<(Config, bool), St
                     ));
                 }
             }
-            let file = SecretsFile::read(path)?;
+            let file = SecretsFile::read(path).map_err(|e| e.to_string())?;
             if file.primary.is_weak() {
                 eprintln!("warning: the primary secret in the secrets file is weak");
             }
             api_key = file.api_key.clone();
-            Some(file.ring()?)
+            Some(file.ring().map_err(|e| e.to_string())?)
         }
         None => None,
     };
@@ -403,14 +394,7 @@ fn reload_on_sighup(_state: AppState, _path: Option<PathBuf>) -> std::io::Result
 
 /// Opens (and migrates) the store, with the cache and housekeeping a server wants.
 async fn open_store(url: &StoreUrl) -> Result<Store, String> {
-    let config = StoreConfig::new();
-    let opened = match url {
-        StoreUrl::Memory => Store::memory(config).await,
-        StoreUrl::Sqlite(path) => Store::sqlite(path, config).await,
-        StoreUrl::Postgres(text) => match fwtoken_store::PostgresConfig::new(text) {
-            Ok(pg) => Store::postgres(pg, config).await,
-            Err(e) => Err(e),
-        },
-    };
-    opened.map_err(|e| format!("store {}: {e}", url.describe()))
+    Store::open(url, StoreConfig::new())
+        .await
+        .map_err(|e| format!("store {}: {e}", url.describe()))
 }

@@ -24,6 +24,7 @@
 
 mod backend;
 mod cache;
+mod config;
 mod error;
 mod memory;
 mod model;
@@ -31,6 +32,7 @@ mod postgres;
 mod sqlite;
 mod store;
 
+pub use config::{ConfigError, MAX_SECRETS_FILE_LEN, SecretsFile, StoreUrl, redact_postgres};
 pub use error::{Cause, StoreError};
 pub use model::{ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, Registered};
 pub use postgres::{LISTEN_APPLICATION_NAME, NOTIFY_CHANNEL, PostgresConfig};
