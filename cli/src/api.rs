@@ -1,4 +1,4 @@
-//! `fwtoken api issue|verify`.
+//! `fwtoken api issue|verify|list|revoke`.
 
 use std::time::Duration;
 
@@ -18,6 +18,16 @@ pub enum Cmd {
     /// Verify an API token; prints its claims as JSON (with --store: also that it is
     /// registered and not revoked).
     Verify(Verify),
+    /// List a user's API tokens, active, expired and revoked, as a JSON array (needs
+    /// --store).
+    List {
+        /// The user (every spelling of the same identity is listed).
+        #[arg(long, value_name = "NAME")]
+        user: String,
+        /// The current time (RFC 3339) instead of the clock, for `active`.
+        #[arg(long, value_name = "T")]
+        now: Option<String>,
+    },
     /// Revoke one API token by id, or all of a user's, or all of an application's
     /// (needs --store); prints how many.
     Revoke(Revoke),
@@ -87,6 +97,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> CliResult {
     match cmd {
         Cmd::Issue(a) => issue(a, ctx),
         Cmd::Verify(a) => verify(a, ctx),
+        Cmd::List { user, now: at } => list(&user, at.as_deref(), ctx),
         Cmd::Revoke(a) => revoke(a, ctx),
     }
 }
@@ -168,6 +179,32 @@ fn verify(a: Verify, ctx: &Ctx) -> CliResult {
         "key": v.slot().as_str(),
     });
     println!("{out}");
+    Ok(())
+}
+
+/// `api list --user NAME`: a JSON array, oldest issue first (then by id). `active` is
+/// what `api verify` would say of the token's registration at `now`; rows of tokens expired
+/// for a while are purged and no longer listed.
+fn list(user: &str, at: Option<&str>, ctx: &Ctx) -> CliResult {
+    let now = now(at)?;
+    let store = ctx.require_store()?;
+    let entries = store.api_tokens_of(user).map_err(store_error)?;
+    let out: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id.to_string(),
+                "user": e.user,
+                "user_key": e.user_key,
+                "app": e.app,
+                "issued_at": rfc3339(e.issued_at),
+                "expires": rfc3339(e.expires),
+                "revoked_at": e.revoked_at.map(rfc3339),
+                "active": e.is_active(now),
+            })
+        })
+        .collect();
+    println!("{}", serde_json::Value::Array(out));
     Ok(())
 }
 

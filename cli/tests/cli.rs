@@ -752,3 +752,122 @@ fn store_commands_on_postgres_print_json_and_exit_as_documented() {
         .to_string();
     store_commands(&url, &tag);
 }
+
+#[test]
+fn api_list_on_a_sqlite_file_prints_a_users_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("fw.sqlite").display());
+    api_list(&store, "");
+
+    // Like the other store commands: no store (or `memory`) is a usage error, exit 2.
+    assert_eq!(code(&run(&["api", "list", "--user", "a"], ENV)), 2);
+    assert_eq!(
+        code(&with_store("memory", &["api", "list", "--user", "a"])),
+        2
+    );
+    assert_eq!(
+        code(&with_store(&store, &["api", "list"])),
+        2,
+        "--user NAME"
+    );
+}
+
+#[test]
+fn api_list_on_postgres_prints_a_users_tokens() {
+    let url = match std::env::var("FWTOKEN_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED api_list_on_postgres_prints_a_users_tokens: FWTOKEN_TEST_POSTGRES_URL is not set (postgres)"
+            );
+            return;
+        }
+    };
+    let tag = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        .to_string();
+    api_list(&url, &tag);
+}
+
+/// `api list --user NAME` against `store`: every spelling of one identity, oldest issue
+/// first, revoked and expired tokens marked, other users left out.
+fn api_list(store: &str, tag: &str) {
+    // Two spellings of one account (this site names no domains of its own).
+    let erin = format!("erin{tag}@corp");
+    let erin_upper = format!("CORP\\ERIN{tag}");
+    let frank = format!("frank{tag}");
+    let issue = |user: &str, app: &str, at: &str| {
+        let o = with_store(
+            store,
+            &[
+                "api",
+                "issue",
+                "--user",
+                user,
+                "--app",
+                app,
+                "--duration",
+                "1h",
+                "--now",
+                at,
+            ],
+        );
+        field(&o, "id")
+    };
+    // Issued out of order; times in the future, so no purge takes them meanwhile.
+    let late = issue(&erin, "cms", "2031-01-01T00:00:02Z");
+    let early = issue(&erin_upper, "sync", "2031-01-01T00:00:01Z");
+    let other = issue(&frank, "cms", "2031-01-01T00:00:00Z");
+    let o = with_store(
+        store,
+        &["api", "revoke", &late, "--now", "2031-01-01T00:10:00Z"],
+    );
+    assert_eq!(json(&o)["revoked"], 1);
+
+    let list = |user: &str, at: &str| {
+        let v = json(&with_store(
+            store,
+            &["api", "list", "--user", user, "--now", at],
+        ));
+        v.as_array().unwrap().clone()
+    };
+    let l = list(&format!("Erin{tag}@Corp"), "2031-01-01T00:30:00Z");
+    assert_eq!(l.len(), 2, "{l:?}");
+    assert_eq!(l[0]["id"], early.as_str(), "oldest issue first");
+    assert_eq!(l[0]["user"], erin_upper.as_str(), "the name as issued");
+    assert_eq!(l[0]["user_key"], erin.as_str());
+    assert_eq!(l[0]["app"], "sync");
+    assert_eq!(l[0]["issued_at"], "2031-01-01T00:00:01Z");
+    assert_eq!(l[0]["expires"], "2031-01-01T01:00:01Z");
+    assert_eq!(l[0]["revoked_at"], serde_json::Value::Null);
+    assert_eq!(l[0]["active"], true);
+    assert_eq!(l[1]["id"], late.as_str());
+    assert_eq!(l[1]["user"], erin.as_str());
+    assert_eq!(l[1]["app"], "cms");
+    assert_eq!(l[1]["revoked_at"], "2031-01-01T00:10:00Z");
+    assert_eq!(l[1]["active"], false);
+    assert!(l.iter().all(|e| e["id"] != other.as_str()));
+    // After its expiry the token is listed, no longer active.
+    let l = list(&erin, "2031-01-01T01:00:01Z");
+    assert_eq!(l.len(), 2);
+    assert!(l.iter().all(|e| e["active"] == false));
+    // Another user sees only their own; an unknown user gets an empty array (exit 0).
+    let l = list(&frank, "2031-01-01T00:30:00Z");
+    assert_eq!(l.len(), 1);
+    assert_eq!(l[0]["id"], other.as_str());
+    assert!(list(&format!("nobody{tag}"), "2031-01-01T00:30:00Z").is_empty());
+    assert!(
+        list(&format!("erin{tag}"), "2031-01-01T00:30:00Z").is_empty(),
+        "erin without the domain is another account"
+    );
+    assert_eq!(
+        code(&with_store(
+            store,
+            &["api", "list", "--user", &erin, "--now", "yesterday"]
+        )),
+        2
+    );
+}
