@@ -1446,6 +1446,113 @@ async fn admin_routes_list_and_revoke_devices_and_api_tokens() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_route_lists_a_users_api_tokens() {
+    let mut server = start(false).await;
+    let bob_cookie = server.session("bob").await;
+    let admin = |req: reqwest::RequestBuilder| req.header("FWAPIToken", API_KEY).send();
+    let mut issue = async |user: &str, app: &str| {
+        let request = ApiTokenRequest::new(user, app, Duration::from_secs(600));
+        let info: ApiTokenInfo =
+            serde_json::from_value(json(server.request_api_token(API_KEY, &request).await).await)
+                .unwrap();
+        server.secrets.push(info.token.clone());
+        let id = fwtoken::ApiToken::verify(
+            &server.state.ring(),
+            &info.token,
+            Server::now(),
+            Duration::ZERO,
+        )
+        .unwrap()
+        .token_id;
+        (info.token, id.to_string())
+    };
+    let (_, cms) = issue("alice", "CMS").await;
+    let (_, sync) = issue("ALICE", "Sync").await;
+    let (bob_token, bob_id) = issue("bob", "CMS").await;
+    let revoke = format!("/fotoweb/admin/tokens/{cms}/revoke");
+    let r = admin(server.http.post(server.url(&revoke))).await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+
+    // Every spelling of the account, oldest issue first (then by id); the revoked one
+    // stays listed with its revocation time.
+    let r = admin(
+        server
+            .http
+            .get(server.url("/fotoweb/admin/users/Alice/tokens")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
+    let list = json(r).await;
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    let mut ids: Vec<&str> = list.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let keys: Vec<(&str, &str)> = list
+        .iter()
+        .map(|e| (e["issued_at"].as_str().unwrap(), e["id"].as_str().unwrap()))
+        .collect();
+    assert!(keys.is_sorted(), "{keys:?}");
+    ids.sort_unstable();
+    let mut want = vec![cms.as_str(), sync.as_str()];
+    want.sort_unstable();
+    assert_eq!(ids, want);
+    for e in list {
+        let revoked = e["id"] == cms.as_str();
+        assert_eq!(e["user"], if revoked { "alice" } else { "ALICE" });
+        assert_eq!(e["app"], if revoked { "CMS" } else { "Sync" });
+        assert!(e["expires"].as_str().unwrap() > e["issued_at"].as_str().unwrap());
+        assert_eq!(e["active"], !revoked);
+        assert_eq!(e["revoked_at"].is_string(), revoked);
+        assert!(e.get("token").is_none(), "never the token itself");
+    }
+
+    // Another user's tokens are theirs only; an unknown user has none.
+    let list = json(
+        admin(
+            server
+                .http
+                .get(server.url("/fotoweb/admin/users/bob/tokens")),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], bob_id.as_str());
+    let list = json(
+        admin(
+            server
+                .http
+                .get(server.url("/fotoweb/admin/users/nobody/tokens")),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(list, serde_json::json!([]));
+
+    // Only with the full API key: not anonymously, not as a user (cookie or API token).
+    let anonymous = server
+        .get("/fotoweb/admin/users/alice/tokens")
+        .await
+        .status();
+    assert_eq!(anonymous, StatusCode::UNAUTHORIZED);
+    for (name, value) in [(COOKIE.as_str(), &bob_cookie), ("FWAPIToken", &bob_token)] {
+        let as_user = server
+            .http
+            .get(server.url("/fotoweb/admin/users/alice/tokens"))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(as_user.status(), StatusCode::FORBIDDEN, "{name}");
+    }
+    assert!(server.logged("user-api-tokens", "not-administrator"));
+    server.assert_log_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_tokens_log_in_once_in_either_format_and_any_spelling() {
     let mut server = start(false).await;
     let sealed = LoginToken::builder("alice")

@@ -14,6 +14,7 @@
 //! | `POST /fotoweb/me/tokens/` | full key only: an api-token request in, an api-token info out |
 //! | `POST /fotoweb/admin/devices/{id}/revoke` | full key only: revokes a device; its cookie stops working at once |
 //! | `GET /fotoweb/admin/users/{user}/devices` | full key only: the user's devices, active and revoked |
+//! | `GET /fotoweb/admin/users/{user}/tokens` | full key only: the user's API tokens, active, expired and revoked |
 //! | `POST /fotoweb/admin/tokens/{id}/revoke` | full key only: revokes an API token by its id |
 //! | `POST /fotoweb/admin/users/{user}/revoke` | full key only: every device and API token of the user |
 //! | `GET /fotoweb/cache/v1/{token}.{ext}` | opens a cache link against the client address; a generated PNG |
@@ -400,6 +401,7 @@ pub fn router(state: AppState) -> Router {
         .route("/fotoweb/admin/devices/{id}/revoke", post(revoke_device))
         .route("/fotoweb/admin/tokens/{id}/revoke", post(revoke_api_token))
         .route("/fotoweb/admin/users/{user}/devices", get(user_devices))
+        .route("/fotoweb/admin/users/{user}/tokens", get(user_api_tokens))
         .route("/fotoweb/admin/users/{user}/revoke", post(revoke_user))
         .route("/fotoweb/cache/v1/{file}", get(cache_link))
         .route("/edge/{*path}", get(edge))
@@ -949,6 +951,47 @@ async fn user_devices(
                 "last_seen": e.last_seen.map(fwtoken::rfc3339),
                 "revoked_at": e.revoked_at.map(fwtoken::rfc3339),
                 "active": e.is_active(),
+            })
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        "application/json",
+        serde_json::Value::Array(list).to_string().into_bytes(),
+    )
+}
+
+/// `GET /fotoweb/admin/users/{user}/tokens` with the full API key: a JSON array of the
+/// user's registered API tokens (every spelling of the identity), oldest issue first.
+async fn user_api_tokens(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    const ROUTE: &str = "user-api-tokens";
+    let s = &*state.0;
+    let now = now();
+    if let Err(r) = require_admin(s, ROUTE, &headers, now).await {
+        return r;
+    }
+    let entries = match s.store.api_tokens_of(&user).await {
+        Ok(e) => e,
+        Err(e) => {
+            let Denied(status, kind) = store_denied(&e);
+            return refuse(s, ROUTE, status, kind);
+        }
+    };
+    let list: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "id": e.id.to_string(),
+                "user": e.user,
+                "app": e.app,
+                "issued_at": fwtoken::rfc3339(e.issued_at),
+                "expires": fwtoken::rfc3339(e.expires),
+                "revoked_at": e.revoked_at.map(fwtoken::rfc3339),
+                "active": e.is_active(now),
             })
         })
         .collect();
