@@ -53,6 +53,14 @@ pub(crate) type Written<T> = (T, Option<u64>);
 /// servers, verification leeway).
 pub(crate) const PURGE_GRACE_SECS: i64 = 300;
 
+/// The identity key of a tombstone left by revoking an id the store had never seen: it
+/// holds upper-case letters, which no [`fwtoken::identity_key`] does (keys are case
+/// folded), so no user's listing, cap or `revoke_user` ever reaches it.
+pub(crate) const UNKNOWN_ID_KEY: &str = "#REVOKED BEFORE REGISTRATION";
+
+/// The expiry of an API-token tombstone for an unknown id: never purged.
+pub(crate) const TOMBSTONE_EXPIRES: i64 = i64::MAX;
+
 pub(crate) trait Backend: Send + Sync + 'static {
     /// Check the cap and insert, atomically; evicts under the evict policy.
     fn register_device(

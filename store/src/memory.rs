@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use fwtoken::{ApiTokenId, DeviceId};
 
-use crate::backend::{ApiRow, Backend, BoxFut, DeviceRow, PURGE_GRACE_SECS, Status, Written};
+use crate::backend::{
+    ApiRow, Backend, BoxFut, DeviceRow, PURGE_GRACE_SECS, Status, TOMBSTONE_EXPIRES,
+    UNKNOWN_ID_KEY, Written,
+};
 use crate::error::StoreError;
 use crate::model::{
     ApiSelector, ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, Registered, from_secs,
@@ -222,7 +225,29 @@ impl Backend for MemoryBackend {
                 }
                 Ok((true, Some(s.bump())))
             }
-            _ => Ok((false, None)),
+            Some(_) => Ok((false, None)),
+            None => {
+                // Never seen: a tombstone, so a late registration can't make it active.
+                let row = DeviceRow {
+                    id,
+                    user: String::new(),
+                    key: UNKNOWN_ID_KEY.to_owned(),
+                    issued: 0,
+                };
+                s.seq += 1;
+                let seq = s.seq;
+                s.devices.insert(
+                    id,
+                    Device {
+                        row,
+                        seq,
+                        last_seen: None,
+                        revoked: Some(now),
+                    },
+                );
+                // Nothing that was active changed: no version bump.
+                Ok((false, None))
+            }
         }))
     }
 
@@ -292,6 +317,27 @@ impl Backend for MemoryBackend {
                     a.revoked = Some(now);
                     n += 1;
                 }
+            }
+            if let ApiSelector::Id(id) = which
+                && !s.api.contains_key(&id)
+            {
+                // Never seen: a tombstone, so a late registration can't make it active.
+                let row = ApiRow {
+                    id,
+                    user: String::new(),
+                    key: UNKNOWN_ID_KEY.to_owned(),
+                    app: String::new(),
+                    issued: 0,
+                    expires: TOMBSTONE_EXPIRES,
+                };
+                s.api.insert(
+                    id,
+                    Api {
+                        row,
+                        revoked: Some(now),
+                    },
+                );
+                return Ok((0, None));
             }
             Ok((n, (n > 0).then(|| s.bump())))
         }))

@@ -11,7 +11,8 @@ use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{AsyncMessage, Client, Connection, NoTls, Socket};
 
 use crate::backend::{
-    ApiRow, Backend, BoxFut, DeviceRow, PURGE_GRACE_SECS, Status, VersionSink, Written,
+    ApiRow, Backend, BoxFut, DeviceRow, PURGE_GRACE_SECS, Status, TOMBSTONE_EXPIRES,
+    UNKNOWN_ID_KEY, VersionSink, Written,
 };
 use crate::error::StoreError;
 use crate::model::{
@@ -367,6 +368,34 @@ impl PostgresBackend {
         Ok((usize::try_from(n).unwrap_or(usize::MAX), v))
     }
 
+    /// Revokes one id in one statement: an active row becomes revoked (true); an id never
+    /// seen gets a tombstone row (false), so a registration still in flight can't make it
+    /// active later; an already revoked row is left as it is (false). Only a revocation of
+    /// an active row bumps the version: nothing else changes an answer.
+    /// One upsert, so a registration committing at the same moment is either revoked or
+    /// refused, never missed.
+    async fn revoke_one(
+        &self,
+        sql: &str,
+        id: [u8; 16],
+        now: i64,
+    ) -> Result<Written<bool>, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let rows = tx.query(sql, &[&&id[..], &now, &UNKNOWN_ID_KEY]).await?;
+        let was_active = match rows.first() {
+            Some(row) => !row.try_get::<_, bool>(0)?,
+            None => false,
+        };
+        let v = if was_active {
+            Some(bump(&tx).await?)
+        } else {
+            None
+        };
+        tx.commit().await?;
+        Ok((was_active, v))
+    }
+
     async fn list(&self, key: String) -> Result<Vec<DeviceEntry>, StoreError> {
         let client = self.pool.get().await?;
         let rows = client
@@ -523,13 +552,16 @@ impl Backend for PostgresBackend {
 
     fn revoke_device(&self, id: [u8; 16], now: i64) -> BoxFut<'_, Written<bool>> {
         Box::pin(async move {
-            let (n, v) = self
-                .write_bumped(
-                    "UPDATE fwtoken_devices SET revoked_at = $2 WHERE device_id = $1 AND revoked_at IS NULL",
-                    &[&&id[..], &now],
-                )
-                .await?;
-            Ok((n > 0, v))
+            self.revoke_one(
+                "INSERT INTO fwtoken_devices (device_id, user_key, user_name, issued_at, revoked_at)
+                 VALUES ($1, $3, '', 0, $2)
+                 ON CONFLICT (device_id) DO UPDATE SET revoked_at = EXCLUDED.revoked_at
+                 WHERE fwtoken_devices.revoked_at IS NULL
+                 RETURNING (xmax = 0) AS inserted",
+                id,
+                now,
+            )
+            .await
         })
     }
 
@@ -568,11 +600,16 @@ impl Backend for PostgresBackend {
         Box::pin(async move {
             match which {
                 ApiSelector::Id(id) => {
-                    self.write_bumped(
-                        "UPDATE fwtoken_api_tokens SET revoked_at = $2 WHERE token_id = $1 AND revoked_at IS NULL",
-                        &[&&id[..], &now],
-                    )
-                    .await
+                    let sql = format!(
+                        "INSERT INTO fwtoken_api_tokens
+                         (token_id, user_key, user_name, app, issued_at, expires, revoked_at)
+                         VALUES ($1, $3, '', '', 0, {TOMBSTONE_EXPIRES}, $2)
+                         ON CONFLICT (token_id) DO UPDATE SET revoked_at = EXCLUDED.revoked_at
+                         WHERE fwtoken_api_tokens.revoked_at IS NULL
+                         RETURNING (xmax = 0) AS inserted"
+                    );
+                    let (was_active, v) = self.revoke_one(&sql, id, now).await?;
+                    Ok((usize::from(was_active), v))
                 }
                 ApiSelector::UserKey(k) => {
                     self.write_bumped(

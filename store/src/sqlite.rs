@@ -8,7 +8,10 @@ use std::time::Duration;
 use fwtoken::{ApiTokenId, DeviceId};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use crate::backend::{ApiRow, Backend, BoxFut, DeviceRow, PURGE_GRACE_SECS, Status, Written};
+use crate::backend::{
+    ApiRow, Backend, BoxFut, DeviceRow, PURGE_GRACE_SECS, Status, TOMBSTONE_EXPIRES,
+    UNKNOWN_ID_KEY, Written,
+};
 use crate::error::StoreError;
 use crate::model::{
     ApiSelector, ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, Registered, from_secs, id16,
@@ -300,11 +303,18 @@ impl Backend for SqliteBackend {
                 "UPDATE fwtoken_devices SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
                 params![&id[..], now],
             )?;
-            Ok(if n > 0 {
-                (true, Some(bump(tx)?))
-            } else {
-                (false, None)
-            })
+            if n > 0 {
+                return Ok((true, Some(bump(tx)?)));
+            }
+            // Never seen: a tombstone, so a late registration can't make it active.
+            tx.execute(
+                "INSERT INTO fwtoken_devices (device_id, user_key, user_name, issued_at, seq, revoked_at)
+                 VALUES (?1, ?2, '', 0, (SELECT coalesce(max(seq), 0) + 1 FROM fwtoken_devices), ?3)
+                 ON CONFLICT (device_id) DO NOTHING",
+                params![&id[..], UNKNOWN_ID_KEY, now],
+            )?;
+            // Nothing that was active changed: no version bump.
+            Ok((false, None))
         })
     }
 
@@ -420,9 +430,26 @@ impl Backend for SqliteBackend {
                 rusqlite::types::Value::Text(a.to_owned()),
             ),
         };
+        let unknown_id = match which {
+            ApiSelector::Id(id) => Some(id),
+            _ => None,
+        };
         self.write(move |tx| {
             let n = tx.execute(sql, params![arg, now])?;
-            Ok((n, if n > 0 { Some(bump(tx)?) } else { None }))
+            if n > 0 {
+                return Ok((n, Some(bump(tx)?)));
+            }
+            // An id never seen: a tombstone, so a late registration can't make it active.
+            if let Some(id) = unknown_id {
+                tx.execute(
+                    "INSERT INTO fwtoken_api_tokens
+                     (token_id, user_key, user_name, app, issued_at, expires, revoked_at)
+                     VALUES (?1, ?2, '', '', 0, ?3, ?4) ON CONFLICT (token_id) DO NOTHING",
+                    params![&id[..], UNKNOWN_ID_KEY, TOMBSTONE_EXPIRES, now],
+                )?;
+            }
+            // Nothing that was active changed: no version bump.
+            Ok((0, None))
         })
     }
 

@@ -343,7 +343,8 @@ impl Store {
     }
 
     /// Revokes one device, for good; true when it was active (revoking twice is `false`,
-    /// not an error).
+    /// not an error). An id the store has never seen is revoked too (a tombstone row with
+    /// no user), so a registration still in flight can never make it active.
     pub async fn revoke_device(
         &self,
         id: &DeviceId,
@@ -354,8 +355,8 @@ impl Store {
             .backend
             .revoke_device(id.to_bytes(), secs(now))
             .await?;
-        // An unknown id is not marked: revoking it leaves no tombstone.
-        if let (Some(c), true) = (&self.inner.cache, was) {
+        // Whatever it was (active, revoked, never seen), the id is revoked now.
+        if let Some(c) = &self.inner.cache {
             c.revoked(Kind::Device, id.to_bytes());
         }
         self.observe(v);
@@ -435,7 +436,9 @@ impl Store {
             .await
     }
 
-    /// Revokes one API token; true when it was not revoked yet.
+    /// Revokes one API token; true when it was not revoked yet. An id the store has never
+    /// seen is revoked too (a tombstone row), so a registration still in flight can never
+    /// make it active.
     pub async fn revoke_api_token(
         &self,
         id: &ApiTokenId,
@@ -446,7 +449,8 @@ impl Store {
             .backend
             .revoke_api_tokens(ApiSelector::Id(id.to_bytes()), secs(now))
             .await?;
-        if let (Some(c), true) = (&self.inner.cache, n > 0) {
+        // Whatever it was (active, revoked, never seen), the id is revoked now.
+        if let Some(c) = &self.inner.cache {
             c.revoked(Kind::Api, id.to_bytes());
         }
         self.observe(v);

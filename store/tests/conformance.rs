@@ -84,6 +84,34 @@ mod cases {
         assert!(!s.revoke_api_token(&api_id(), t(0)).await.unwrap());
     }
 
+    pub async fn revoking_an_unknown_id_leaves_a_tombstone(db: &Db) {
+        let s = open(db).await;
+        // A revocation that arrives before the registration (an in-flight request).
+        let r = device("nina", 0);
+        assert!(!s.revoke_device(&r.device_id, t(1)).await.unwrap());
+        assert!(matches!(reg(&s, &r, 5).await, Err(StoreError::Revoked)));
+        assert!(!s.is_device_active(&r.device_id).await.unwrap());
+        // The tombstone belongs to nobody: not listed, not counted against a cap.
+        assert!(s.devices_of("nina").await.unwrap().is_empty());
+        new_slot(reg(&s, &device("nina", 2), 1).await);
+        let a = api("nina", "cms", 0, 3600);
+        assert!(!s.revoke_api_token(&a.id, t(1)).await.unwrap());
+        assert!(matches!(
+            s.register_api_token(&a, t(2)).await,
+            Err(StoreError::Revoked)
+        ));
+        assert!(!s.is_api_token_active(&a.id, t(3)).await.unwrap());
+        assert!(s.api_tokens_of("nina").await.unwrap().is_empty());
+        // It survives a reopen and housekeeping.
+        s.purge_expired(t(10_000_000)).await.unwrap();
+        let s2 = open(db).await;
+        assert!(matches!(reg(&s2, &r, 5).await, Err(StoreError::Revoked)));
+        assert!(matches!(
+            s2.register_api_token(&a, t(4)).await,
+            Err(StoreError::Revoked)
+        ));
+    }
+
     pub async fn revoke_one(db: &Db) {
         let s = open(db).await;
         let (a, b) = (device("alice", 0), device("alice", 1));
@@ -717,6 +745,7 @@ mod cases {
 backend_tests!(crate::cases;
     register_then_active,
     unknown_id_is_not_active,
+    revoking_an_unknown_id_leaves_a_tombstone,
     revoke_one,
     revoke_twice_is_not_an_error,
     tombstone_refuses_registration_again,
