@@ -934,31 +934,38 @@ async fn user_devices(
     if let Err(r) = require_admin(s, ROUTE, &headers, now()).await {
         return r;
     }
-    let entries = match s.store.devices_of(&user).await {
-        Ok(e) => e,
+    admin_list(s, ROUTE, s.store.devices_of(&user).await, |e| {
+        serde_json::json!({
+            "device_id": e.device_id.to_string(),
+            "user": e.user,
+            "issued_at": fwtoken::rfc3339(e.issued_at),
+            "last_seen": e.last_seen.map(fwtoken::rfc3339),
+            "revoked_at": e.revoked_at.map(fwtoken::rfc3339),
+            "active": e.is_active(),
+        })
+    })
+}
+
+/// An admin listing as a JSON array, or the store's refusal (503 when it is unavailable).
+fn admin_list<T>(
+    s: &Shared,
+    route: &'static str,
+    entries: Result<Vec<T>, StoreError>,
+    to_json: impl Fn(&T) -> serde_json::Value,
+) -> Response {
+    match entries {
+        Ok(entries) => json_response(
+            StatusCode::OK,
+            "application/json",
+            serde_json::Value::Array(entries.iter().map(to_json).collect())
+                .to_string()
+                .into_bytes(),
+        ),
         Err(e) => {
             let Denied(status, kind) = store_denied(&e);
-            return refuse(s, ROUTE, status, kind);
+            refuse(s, route, status, kind)
         }
-    };
-    let list: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|e| {
-            serde_json::json!({
-                "device_id": e.device_id.to_string(),
-                "user": e.user,
-                "issued_at": fwtoken::rfc3339(e.issued_at),
-                "last_seen": e.last_seen.map(fwtoken::rfc3339),
-                "revoked_at": e.revoked_at.map(fwtoken::rfc3339),
-                "active": e.is_active(),
-            })
-        })
-        .collect();
-    json_response(
-        StatusCode::OK,
-        "application/json",
-        serde_json::Value::Array(list).to_string().into_bytes(),
-    )
+    }
 }
 
 /// `GET /fotoweb/admin/users/{user}/tokens` with the full API key: a JSON array of the
@@ -974,32 +981,17 @@ async fn user_api_tokens(
     if let Err(r) = require_admin(s, ROUTE, &headers, now).await {
         return r;
     }
-    let entries = match s.store.api_tokens_of(&user).await {
-        Ok(e) => e,
-        Err(e) => {
-            let Denied(status, kind) = store_denied(&e);
-            return refuse(s, ROUTE, status, kind);
-        }
-    };
-    let list: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|e| {
-            serde_json::json!({
-                "id": e.id.to_string(),
-                "user": e.user,
-                "app": e.app,
-                "issued_at": fwtoken::rfc3339(e.issued_at),
-                "expires": fwtoken::rfc3339(e.expires),
-                "revoked_at": e.revoked_at.map(fwtoken::rfc3339),
-                "active": e.is_active(now),
-            })
+    admin_list(s, ROUTE, s.store.api_tokens_of(&user).await, |e| {
+        serde_json::json!({
+            "id": e.id.to_string(),
+            "user": e.user,
+            "app": e.app,
+            "issued_at": fwtoken::rfc3339(e.issued_at),
+            "expires": fwtoken::rfc3339(e.expires),
+            "revoked_at": e.revoked_at.map(fwtoken::rfc3339),
+            "active": e.is_active(now),
         })
-        .collect();
-    json_response(
-        StatusCode::OK,
-        "application/json",
-        serde_json::Value::Array(list).to_string().into_bytes(),
-    )
+    })
 }
 
 /// `POST /fotoweb/admin/users/{user}/revoke` with the full API key: every device and API

@@ -101,33 +101,39 @@ impl SqliteBackend {
         })
     }
 
+    /// A write: one `BEGIN IMMEDIATE` transaction on the writer connection, so a read that
+    /// is followed by a write never fails with "database is locked" under contention.
     fn write<'a, T: Send + 'static>(
         &'a self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> BoxFut<'a, T> {
-        let conns = Arc::clone(&self.conns);
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                let mut c = conns.writer.lock().unwrap_or_else(PoisonError::into_inner);
-                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let out = f(&tx)?;
-                tx.commit()?;
-                Ok(out)
-            })
-            .await
-            .map_err(StoreError::unavailable)?
-        })
+        self.run(true, f)
     }
 
+    /// A read: one deferred transaction (a consistent snapshot) on the reader connection.
     fn read<'a, T: Send + 'static>(
         &'a self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> BoxFut<'a, T> {
+        self.run(false, f)
+    }
+
+    /// Runs `f` in a transaction on tokio's blocking pool, never on the async threads.
+    fn run<'a, T: Send + 'static>(
+        &'a self,
+        write: bool,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> BoxFut<'a, T> {
         let conns = Arc::clone(&self.conns);
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                let mut c = conns.reader.lock().unwrap_or_else(PoisonError::into_inner);
-                let tx = c.transaction_with_behavior(TransactionBehavior::Deferred)?;
+                let (conn, behavior) = if write {
+                    (&conns.writer, TransactionBehavior::Immediate)
+                } else {
+                    (&conns.reader, TransactionBehavior::Deferred)
+                };
+                let mut c = conn.lock().unwrap_or_else(PoisonError::into_inner);
+                let tx = c.transaction_with_behavior(behavior)?;
                 let out = f(&tx)?;
                 tx.commit()?;
                 Ok(out)
