@@ -259,9 +259,8 @@ impl fmt::Debug for ApiTokenInfo {
 pub struct ApiPolicy {
     max_duration: Duration,
     cap: bool,
-    /// The site owner first (when set), then the denied users.
-    denied: Vec<Denied>,
-    owner_set: bool,
+    site_owner: Option<Denied>,
+    denied_users: Vec<Denied>,
     applications: Vec<String>,
 }
 
@@ -271,8 +270,8 @@ impl Default for ApiPolicy {
         Self {
             max_duration: Duration::from_secs(7 * 86_400),
             cap: false,
-            denied: Vec::new(),
-            owner_set: false,
+            site_owner: None,
+            denied_users: Vec::new(),
             applications: Vec::new(),
         }
     }
@@ -306,28 +305,22 @@ impl ApiPolicy {
     /// replaces the owner.
     #[must_use]
     pub fn site_owner(mut self, user: &str) -> Self {
-        let owner = Denied::new(user);
-        if self.owner_set {
-            if let Some(first) = self.denied.first_mut() {
-                *first = owner;
-            }
-        } else {
-            self.denied.insert(0, owner);
-            self.owner_set = true;
-        }
+        self.site_owner = Some(Denied::new(user));
         self
     }
 
     /// Refuses API tokens for this user too, with the same matching as the site owner.
     #[must_use]
     pub fn deny_user(mut self, user: &str) -> Self {
-        self.denied.push(Denied::new(user));
+        self.denied_users.push(Denied::new(user));
         self
     }
 
     /// [`Error::DeniedUser`] when `user` is the site owner or a denied user.
     fn check_user(&self, user: &str) -> Result<()> {
-        if identity::any_denies(&self.denied, user) {
+        if self.site_owner.as_ref().is_some_and(|o| o.matches(user))
+            || identity::any_denies(&self.denied_users, user)
+        {
             Err(Error::DeniedUser)
         } else {
             Ok(())

@@ -423,3 +423,26 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn setting_the_site_owner_again_replaces_it_and_denied_users_add_up() {
+    let (ring, mut rng) = (ring(), rng());
+    let policy = ApiPolicy::new()
+        .site_owner("first")
+        .site_owner(OWNER)
+        .deny_user("mallory")
+        .deny_user("eve");
+    for (name, refused) in [
+        ("first", false),
+        ("SITEOWNER", true),
+        ("CORP\\Mallory", true),
+        ("eve@example.com", true),
+        ("alice", false),
+    ] {
+        let got = ApiToken::issue(&ring, &api_request(name), now(), &policy, &mut rng);
+        assert_eq!(got.is_err(), refused, "{name}: {got:?}");
+        if refused {
+            assert_eq!(got.unwrap_err(), Error::DeniedUser);
+        }
+    }
+}
