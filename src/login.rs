@@ -211,8 +211,15 @@ impl LoginToken {
             });
         }
         let now = timeutil::unix(now)?;
+        let raw = token.as_bytes();
+        if raw.len() <= MAX_FOTOWEB_TOKEN_CHARS && !raw.iter().any(|&c| c == b' ' || c == b'%') {
+            // Nothing to restore (the usual case): decode the text as it is, with no copy.
+            return b64::with_decoded::<MAX_T, _>(b64::Dialect::StdPadded, raw, |t| {
+                Self::verify_fotoweb_text(ring, t, now, policy)
+            });
+        }
         let mut text = [0u8; MAX_FOTOWEB_TOKEN_CHARS];
-        let n = b64::restore_url_transport(token.as_bytes(), &mut text)?;
+        let n = b64::restore_url_transport(raw, &mut text)?;
         let text = text.get(..n).unwrap_or_default();
         b64::with_decoded::<MAX_T, _>(b64::Dialect::StdPadded, text, |t| {
             Self::verify_fotoweb_text(ring, t, now, policy)
