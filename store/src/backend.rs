@@ -98,4 +98,9 @@ pub(crate) trait Backend: Send + Sync + 'static {
     }
     /// How often to poll the version by default.
     fn default_poll(&self) -> std::time::Duration;
+    /// A real write in a transaction that is rolled back: fails when the database cannot
+    /// be written (memory can always be).
+    fn check_writable(&self) -> BoxFut<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
 }

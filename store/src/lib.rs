@@ -30,7 +30,10 @@ mod memory;
 mod model;
 mod postgres;
 mod sqlite;
+mod sqlite_file;
 mod store;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 pub use config::{ConfigError, MAX_SECRETS_FILE_LEN, SecretsFile, StoreUrl, redact_postgres};
 pub use error::{Cause, StoreError};

@@ -687,6 +687,22 @@ impl Backend for PostgresBackend {
     fn default_poll(&self) -> Duration {
         Duration::from_secs(1)
     }
+
+    fn check_writable(&self) -> BoxFut<'_, ()> {
+        Box::pin(async move {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            // A real write (refused on a read-only replica, in a read-only transaction
+            // mode or without the privilege), then rolled back: nothing changes.
+            tx.execute(
+                "UPDATE fwtoken_version SET version = version + 1 WHERE id = 1",
+                &[],
+            )
+            .await?;
+            tx.rollback().await?;
+            Ok(())
+        })
+    }
 }
 
 /// Runs one `LISTEN` connection until it ends: after `LISTEN`, reads the version (a change

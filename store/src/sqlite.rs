@@ -16,6 +16,7 @@ use crate::error::StoreError;
 use crate::model::{
     ApiSelector, ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, Registered, from_secs, id16,
 };
+use crate::sqlite_file::FileWatch;
 
 /// The migrations, in order; the file name's number is the schema version.
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
@@ -32,6 +33,8 @@ struct Conns {
     writer: Mutex<Connection>,
     /// Reads that need no write lock.
     reader: Mutex<Connection>,
+    /// The file's identity: a file deleted or replaced under the store fails every call.
+    watch: Option<FileWatch>,
 }
 
 /// A SQLite database file shared with any number of processes.
@@ -97,6 +100,7 @@ impl SqliteBackend {
             conns: Arc::new(Conns {
                 writer: Mutex::new(writer),
                 reader: Mutex::new(reader),
+                watch: FileWatch::open(path),
             }),
         })
     }
@@ -127,6 +131,9 @@ impl SqliteBackend {
         let conns = Arc::clone(&self.conns);
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
+                if let Some(watch) = &conns.watch {
+                    watch.check_recent()?;
+                }
                 let (conn, behavior) = if write {
                     (&conns.writer, TransactionBehavior::Immediate)
                 } else {
@@ -494,5 +501,28 @@ impl Backend for SqliteBackend {
 
     fn default_poll(&self) -> Duration {
         POLL
+    }
+
+    fn check_writable(&self) -> BoxFut<'_, ()> {
+        let conns = Arc::clone(&self.conns);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                if let Some(watch) = &conns.watch {
+                    watch.check()?;
+                }
+                let mut c = conns.writer.lock().unwrap_or_else(PoisonError::into_inner);
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                // A real write (SQLite refuses it on a read-only file or file system),
+                // then rolled back: nothing changes.
+                tx.execute(
+                    "UPDATE fwtoken_version SET version = version + 1 WHERE id = 1",
+                    [],
+                )?;
+                tx.rollback()?;
+                Ok(())
+            })
+            .await
+            .map_err(StoreError::unavailable)?
+        })
     }
 }

@@ -32,6 +32,8 @@ pub struct StoreConfig {
     max_stale: Duration,
     purge_every: Option<Duration>,
     purge_batch: usize,
+    #[cfg(feature = "test-util")]
+    faults: Option<crate::testing::FaultInjector>,
 }
 
 impl Default for StoreConfig {
@@ -43,6 +45,8 @@ impl Default for StoreConfig {
             max_stale: Duration::from_secs(5),
             purge_every: Some(Duration::from_secs(60)),
             purge_batch: 1000,
+            #[cfg(feature = "test-util")]
+            faults: None,
         }
     }
 }
@@ -96,6 +100,15 @@ impl StoreConfig {
     #[must_use]
     pub fn purge_batch(mut self, rows: usize) -> Self {
         self.purge_batch = rows.max(1);
+        self
+    }
+
+    /// Tests only (feature `test-util`): the store's backend is wrapped so that `faults`
+    /// can make its calls fail and counts them ([`crate::testing`]).
+    #[cfg(feature = "test-util")]
+    #[must_use]
+    pub fn faults(mut self, faults: &crate::testing::FaultInjector) -> Self {
+        self.faults = Some(faults.clone());
         self
     }
 }
@@ -183,6 +196,11 @@ impl Store {
 
     async fn start(backend: Arc<dyn Backend>, config: StoreConfig) -> Result<Self, StoreError> {
         let rt = runtime_check()?;
+        #[cfg(feature = "test-util")]
+        let backend = match &config.faults {
+            Some(f) => crate::testing::FaultyBackend::wrap(backend, f.clone()),
+            None => backend,
+        };
         let mut tasks = Vec::new();
         let cache = if config.cache {
             let cache = Arc::new(Cache::new(config.max_stale));
@@ -524,6 +542,16 @@ impl Store {
     pub fn known_version(&self) -> u64 {
         self.inner.cache.as_ref().map_or(0, |c| c.known_version())
     }
+
+    /// Checks that the database can be written, with a real write in a transaction that
+    /// is rolled back (nothing changes). A server calls it at start-up and refuses to
+    /// start on [`StoreError::Unavailable`]: a read-only SQLite file or file system, a
+    /// SQLite file deleted or replaced since it was opened, a read-only PostgreSQL
+    /// replica or a role without the privilege. Otherwise such a server would answer
+    /// session checks while refusing every login and revocation.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        self.inner.backend.check_writable().await
+    }
 }
 
 async fn purge_all(
@@ -734,6 +762,11 @@ impl BlockingStore {
     /// [`Store::purge_expired`].
     pub fn purge_expired(&self, now: OffsetDateTime) -> Result<usize, StoreError> {
         self.block(self.store.purge_expired(now))
+    }
+
+    /// [`Store::check_writable`].
+    pub fn check_writable(&self) -> Result<(), StoreError> {
+        self.block(self.store.check_writable())
     }
 }
 
