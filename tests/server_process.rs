@@ -141,18 +141,18 @@ async fn sessions_revocations_and_the_cap_survive_sigkill_on_sqlite() {
     let server = launch.start().unwrap();
     assert_eq!(me_status(&server, &cookie).await, StatusCode::UNAUTHORIZED);
 
-    // The device cap (5) counts devices registered before a restart.
-    for _ in 0..5 {
+    // The device cap (10, FotoWeb's) counts devices registered before a restart.
+    for _ in 0..10 {
         let r = login(&server, &login_token(SECRET, "bob")).await;
         assert_eq!(r.status(), StatusCode::FOUND);
     }
     server.kill();
     let server = launch.start().unwrap();
-    let sixth = login(&server, &login_token(SECRET, "bob")).await;
-    assert_eq!(sixth.status(), StatusCode::FORBIDDEN);
+    let eleventh = login(&server, &login_token(SECRET, "bob")).await;
+    assert_eq!(eleventh.status(), StatusCode::FORBIDDEN);
     let list = fwtoken(&["device", "list", "--user", "bob", "--store", &store], &[]);
     let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
-    assert_eq!(list.as_array().unwrap().len(), 5);
+    assert_eq!(list.as_array().unwrap().len(), 10);
     assert!(
         server
             .stderr()
@@ -509,4 +509,120 @@ async fn two_instances_on_one_postgres_database() {
     let token = login_token(SECRET, &user);
     assert_eq!(login(&a, &token).await.status(), StatusCode::FOUND);
     assert_eq!(login(&b, &token).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Makes the file read-only for the server: `chattr +i` as root (root writes through file
+/// modes), the file mode otherwise; undone on drop.
+struct ReadOnly(std::path::PathBuf);
+
+impl ReadOnly {
+    fn new(path: &std::path::Path) -> Self {
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        if root {
+            let status = std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(path)
+                .status()
+                .unwrap();
+            assert!(status.success(), "chattr +i {}", path.display());
+        } else {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        }
+        Self(path.to_path_buf())
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o644));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_file_the_server_cannot_write_is_refused_at_start() {
+    // On the project's disk (chattr needs a file system with the flag).
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let launch = sqlite_launch(dir.path());
+    // Created by a first start: a valid database.
+    launch.start().unwrap().kill();
+    let _guard = ReadOnly::new(&dir.path().join("fw.sqlite"));
+    // Before the fix it started, answered the session with 200 and every login with 503.
+    let (code, stderr) = launch.start().err().expect("started on a read-only store");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("cannot be written"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_sqlite_file_is_503_never_active() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = sqlite_launch(dir.path()).start().unwrap();
+    let cookie = session_cookie(&login(&server, &login_token(SECRET, "alice")).await);
+    assert_eq!(me_status(&server, &cookie).await, StatusCode::OK);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("fw.sqlite{suffix}")));
+    }
+    // A login writes at once: refused (before the fix it went to the unlinked file and was
+    // forgotten at the next restart).
+    let r = login(&server, &login_token(SECRET, "bob")).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // A cached session counts for at most the store's max_stale (5 s), then 503.
+    let took = until_status(
+        Duration::from_secs(7),
+        StatusCode::SERVICE_UNAVAILABLE,
+        || me_status(&server, &cookie),
+    )
+    .await;
+    println!("a deleted SQLite file: sessions answered 503 after {took:?}");
+    assert!(took <= Duration::from_millis(5_500), "{took:?}");
+    assert!(!dir.path().join("fw.sqlite").exists());
+    assert!(
+        server
+            .stderr()
+            .iter()
+            .any(|l| l.contains("kind=store-unavailable"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_header_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let server = sqlite_launch(dir.path()).start().unwrap();
+    let addr = server.base.strip_prefix("http://").unwrap().to_string();
+    // Before the fix such a connection stayed open for good (over 45 s measured).
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let start = Instant::now();
+    slow.write_all(b"GET /fotoweb/me HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // Meanwhile other clients are served.
+    let cookie = session_cookie(&login(&server, &login_token(SECRET, "alice")).await);
+    assert_eq!(me_status(&server, &cookie).await, StatusCode::OK);
+    let mut buf = [0u8; 256];
+    let closed = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            // A byte a second keeps it busy but not complete.
+            match tokio::time::timeout(Duration::from_secs(1), slow.read(&mut buf)).await {
+                Ok(Ok(0) | Err(_)) => break,
+                Ok(Ok(_)) => {}
+                Err(_) => {
+                    let _ = slow.write_all(b"X").await;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "still open after 15 s");
+    let took = start.elapsed();
+    println!("a partial header was closed after {took:?} (header timeout 10 s)");
+    assert!(took >= Duration::from_secs(9), "{took:?}");
 }

@@ -135,19 +135,20 @@ impl fmt::Debug for FwAuthBuilder {
 }
 
 impl FwAuthBuilder {
-    /// The site's full API key: `FWAPIToken: <key>` is the administrator. Without one,
-    /// administrator routes answer 401 to everyone.
+    /// The site's full API key: `FWAPIToken: <key>` is the administrator. Without one
+    /// (the default, or `None`), administrator routes answer 401 to everyone.
     #[must_use]
-    pub fn api_key(mut self, key: ApiKey) -> Self {
-        self.api_key = Some(key);
+    pub fn api_key(mut self, key: impl Into<Option<ApiKey>>) -> Self {
+        self.api_key = key.into();
         self
     }
 
     /// The site owner: never logged in by a login token, never acting through an API
-    /// token (every spelling of the account, see [`fwtoken::same_account`]); 403.
+    /// token (every spelling of the account, see [`fwtoken::same_account`]); 403. `None`
+    /// (the default): no owner.
     #[must_use]
-    pub fn site_owner(mut self, user: &str) -> Self {
-        self.owner = Some(user.into());
+    pub fn site_owner<'a>(mut self, user: impl Into<Option<&'a str>>) -> Self {
+        self.owner = user.into().map(String::from);
         self
     }
 
@@ -211,6 +212,18 @@ impl FwAuthBuilder {
     pub fn client_address(mut self, from: ClientAddress) -> Self {
         self.client_address = from;
         self
+    }
+
+    /// `true`: the server runs behind a proxy that sets `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` ([`ClientAddress::LastForwardedFor`]); `false`: the connection
+    /// ([`ClientAddress::Connection`], the default).
+    #[must_use]
+    pub fn trust_proxy(self, trust: bool) -> Self {
+        self.client_address(if trust {
+            ClientAddress::LastForwardedFor
+        } else {
+            ClientAddress::Connection
+        })
     }
 
     /// The URL prefix cache links are signed and opened under (default `/fotoweb`).

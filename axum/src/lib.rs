@@ -14,7 +14,9 @@
 //!   [`CacheLinkRequest`], [`EdgePath`]; the caller is computed once per request.
 //! - [`routes`]: `GET /fotoweb/?lt=`, `POST /fotoweb/me/tokens/`, `POST /fotoweb/me/logout`
 //!   and the full-key [`admin_routes`]; [`FwAuth::start_session`] for a user the server
-//!   authenticated itself.
+//!   authenticated itself, and [`password_login`] for FotoWeb's login form with the
+//!   server's own password check.
+//! - [`EventLog`]: refusals and notes as log lines, to stderr or kept for a test.
 //! - [`EdgeGuardLayer`] ([`FwAuth::edge_guard`]): Edgecast tokens in front of a path
 //!   prefix, against the configured public host and the path decoded once.
 //! - [`ServeConfig`] and [`FwAuth::serve`]: serving with header, body and idle timeouts
@@ -76,6 +78,7 @@ mod client;
 mod conn;
 mod edge;
 mod layer;
+mod log;
 mod refusal;
 #[cfg(all(unix, feature = "sighup"))]
 mod reload;
@@ -92,8 +95,9 @@ pub use caller::{Admin, Caller, Session, User, Via};
 pub use client::ClientIp;
 pub use edge::{EdgeGuard, EdgeGuardLayer, EdgePath, edge_path};
 pub use layer::{FwAuthLayer, FwAuthService};
+pub use log::EventLog;
 pub use refusal::{Event, Note, Refusal, error_kind, kind};
-pub use routes::{login_token_key, routes};
+pub use routes::{login_token_key, password_login, routes};
 pub use serve::{ServeConfig, ServeError};
 
 /// The store crate, re-exported so an integrator names one version of it.

@@ -259,6 +259,31 @@ pub enum Event<'a> {
     },
 }
 
+impl fmt::Display for Event<'_> {
+    /// One log line, safe to write anywhere (no token, no secret): `refused
+    /// route=/fotoweb/me kind=expired`, `note route=/fotoweb/me session cookie verified
+    /// with the backup key: re-issued`, `note secrets reloaded: primary 1a2b3c4d`, `error
+    /// secrets not reloaded (kept the old ones): …`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Refused { route, refusal } => {
+                write!(f, "refused route={route} kind={}", refusal.kind())
+            }
+            Event::Note { route, note } => write!(f, "note route={route} {note}"),
+            Event::SecretsReloaded { primary, backup } => {
+                write!(f, "note secrets reloaded: primary {primary}")?;
+                match backup {
+                    Some(b) => write!(f, ", backup {b}"),
+                    None => Ok(()),
+                }
+            }
+            Event::SecretsNotReloaded { error } => {
+                write!(f, "error secrets not reloaded (kept the old ones): {error}")
+            }
+        }
+    }
+}
+
 /// How refusals are rendered.
 pub(crate) type RenderHook = Arc<dyn Fn(&Refusal) -> Response + Send + Sync>;
 

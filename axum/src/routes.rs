@@ -151,6 +151,62 @@ async fn issue_api_token(
     Ok(json(StatusCode::OK, API_TOKEN_INFO_MEDIA_TYPE, body))
 }
 
+/// FotoWeb's password login, `POST /fotoweb/cmdrequest/Login.fwx` with the form
+/// `u=USER&p=PASSWORD` (`application/x-www-form-urlencoded`), for a router under
+/// [`FwAuth::layer`]. `check` is the server's own password check: it gets the user name
+/// and the password and returns the name to sign in, or `None`. It runs on tokio's
+/// blocking pool (password hashes are slow on purpose); then the answer is
+/// [`FwAuth::start_session`]'s. Refused: 400 for a body that is not such a form, 401
+/// (`bad-credentials`) when `check` says no.
+///
+/// ```
+/// use axum::Router;
+/// let app: Router = fwtoken_axum::password_login(|user, password| {
+///     (user == "alice" && password == "a real check, with salted slow hashes").then(|| "alice".into())
+/// });
+/// ```
+pub fn password_login<S, F>(check: F) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    F: Fn(&str, &str) -> Option<String> + Send + Sync + 'static,
+{
+    let check = std::sync::Arc::new(check);
+    let handler = move |auth: FwAuth, headers: HeaderMap, body: Bytes| {
+        let check = std::sync::Arc::clone(&check);
+        async move {
+            let (user, password) =
+                login_form(&headers, &body).ok_or(Refusal::bad_request("bad-form"))?;
+            let user = tokio::task::spawn_blocking(move || check(&user, &password))
+                .await
+                .map_err(|_| Refusal::internal(kind::INTERNAL))?
+                .ok_or(Refusal::unauthorized("bad-credentials"))?;
+            auth.start_session(&user).await
+        }
+    };
+    Router::new()
+        .route("/fotoweb/cmdrequest/Login.fwx", post(handler))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+/// The `u` and `p` fields of a login form (each exactly once).
+fn login_form(headers: &HeaderMap, body: &[u8]) -> Option<(String, String)> {
+    if media_type(headers).as_deref() != Some("application/x-www-form-urlencoded") {
+        return None;
+    }
+    let (mut user, mut password) = (None, None);
+    for (name, value) in form_urlencoded::parse(body) {
+        let slot = match &*name {
+            "u" => &mut user,
+            "p" => &mut password,
+            _ => continue,
+        };
+        if slot.replace(value.into_owned()).is_some() {
+            return None;
+        }
+    }
+    Some((user?, password?))
+}
+
 /// `POST /fotoweb/me/logout` with a session cookie: the device is revoked (on every server
 /// sharing the store) and the cookie cleared.
 async fn logout(session: Session, auth: FwAuth) -> Result<Response, Refusal> {

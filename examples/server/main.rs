@@ -1,36 +1,6 @@
-//! `server`: a FotoWeb-style web server (axum + tokio) built on fwtoken.
-//!
-//! It shows a server author the whole wiring: login tokens, password logins with salted
-//! hashes, device tokens in the `FWSession` cookie registered in a store (`fwtoken-store`:
-//! SQLite, PostgreSQL or memory), single-use login tokens, the full API key
-//! and user API tokens in the `FWAPIToken` header, cache links, Edgecast tokens, and key
-//! rotation on a running server. The routes are listed in `app.rs`.
-//!
-//! Configuration comes from the environment, like the `fwtoken` tool (secrets are never on
-//! the command line):
-//!
-//! | variable | meaning |
-//! |----------|---------|
-//! | `FWTOKEN_SECRET` | the site's encryption secret (unset: a throwaway ring is generated) |
-//! | `FWTOKEN_BACKUP_SECRET` | the previous secret, still accepted during a rotation |
-//! | `FWTOKEN_API_KEY` | the site's full API key (unset: administrator routes answer 401) |
-//! | `FWTOKEN_OWNER` | the site owner, never logged in by token nor impersonated by an API token |
-//! | `FWTOKEN_EDGE_KEY`, `FWTOKEN_EDGE_BACKUP_KEY` | Edgecast keys for `/edge/` (unset: generated) |
-//! | `FWTOKEN_DEMO_PASSWORD` | password of the demo user `alice` (unset: no password logins) |
-//! | `FWTOKEN_SECRETS_FILE` | as `--secrets-file` |
-//! | `FWTOKEN_STORE` | as `--store`: `sqlite:PATH` (default `sqlite:fwtoken-server.sqlite`), `postgres://...`, `memory` |
-//!
-//! Or the secrets come from a file (`--secrets-file PATH`: `primary = ...`, `backup =
-//! ...`, `api_key = ...`, readable by its owner only), re-read on `SIGHUP`: the key ring
-//! and the API key are swapped atomically while requests continue.
-//!
-//! ```text
-//! cargo run --example server --all-features                  # listens on 127.0.0.1:8080
-//! cargo run --example server --all-features -- --listen 127.0.0.1:9000 [--trust-proxy]
-//! ```
-//!
-//! With no configuration it prints a login URL (only for a throwaway secret), a cache link
-//! and an Edgecast URL to try.
+//! `server`: a FotoWeb-style web server on `fwtoken-axum` and `fwtoken-store`. What is
+//! here is the example's own: flags and environment (secrets never on the command line;
+//! see `--help` and the README), the demo password table, PNG previews, the banner.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -39,9 +9,7 @@
     missing_docs
 )]
 
-// The rotation hooks (`AppState::rotate`, `retire_backup`, ...) and the capturing log are
-// what tests/server_flow.rs drives; this binary does not call them itself.
-#[allow(dead_code)]
+#[allow(dead_code)] // what tests/server_flow.rs drives and this binary does not call
 mod app;
 
 use std::net::SocketAddr;
@@ -49,19 +17,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use app::{AppState, Config, Log, UserTable};
 use fwtoken::time::OffsetDateTime;
 use fwtoken::{ApiKey, CacheLink, EdgeKey, EdgeKeyRing, EdgeParams, KeyRing, LoginToken, Secret};
-
-use app::{AppState, Config, Log, UserTable};
+use fwtoken_axum::ServeConfig;
 use fwtoken_store::{SecretsFile, Store, StoreConfig, StoreUrl};
 
 /// The store when neither `--store` nor `FWTOKEN_STORE` names one: a SQLite file in the
 /// current directory, so sessions survive a restart with no configuration.
 const DEFAULT_STORE: &str = "sqlite:fwtoken-server.sqlite";
 
-/// PBKDF2 rounds for the demo user: low so a debug build starts and logs in quickly.
-/// A production server should use 600 000 (OWASP's advice for PBKDF2-HMAC-SHA256) or
-/// Argon2id.
+/// PBKDF2 rounds for the demo user: low so a debug build logs in quickly (see UserTable).
 const DEMO_PASSWORD_ITERATIONS: u32 = 20_000;
 
 const HELP: &str = "\
@@ -214,15 +180,14 @@ fn config_from_env(options: &Options, store: Store) -> Result<(Config, bool), St
     if let Some(o) = &owner {
         fwtoken::validate_user_name(o).map_err(|e| format!("FWTOKEN_OWNER: {e}"))?;
     }
-    let edge_primary = match edge_key("FWTOKEN_EDGE_KEY")? {
-        Some(k) => k,
-        None => EdgeKey::generate(&mut rng),
-    };
+    let edge = EdgeKeyRing::new(
+        edge_key("FWTOKEN_EDGE_KEY")?.unwrap_or_else(|| EdgeKey::generate(&mut rng)),
+    );
     let edge = match edge_key("FWTOKEN_EDGE_BACKUP_KEY")? {
-        Some(b) => EdgeKeyRing::new(edge_primary)
+        Some(b) => edge
             .with_backup(b)
             .map_err(|e| format!("FWTOKEN_EDGE_BACKUP_KEY: {e}"))?,
-        None => EdgeKeyRing::new(edge_primary),
+        None => edge,
     };
     let mut users = UserTable::new(DEMO_PASSWORD_ITERATIONS, &mut rng);
     if let Some(password) = env("FWTOKEN_DEMO_PASSWORD")? {
@@ -230,6 +195,7 @@ fn config_from_env(options: &Options, store: Store) -> Result<(Config, bool), St
             .add("alice", &password, &mut rng)
             .map_err(|e| format!("FWTOKEN_DEMO_PASSWORD: {e}"))?;
     }
+    let public_host = options.public_host.clone();
     let config = Config {
         ring,
         api_key,
@@ -237,10 +203,7 @@ fn config_from_env(options: &Options, store: Store) -> Result<(Config, bool), St
         users,
         edge,
         trust_proxy: options.trust_proxy,
-        public_host: options
-            .public_host
-            .clone()
-            .unwrap_or_else(|| options.listen.to_string()),
+        public_host: public_host.unwrap_or_else(|| options.listen.to_string()),
         store,
         allow_login_token_reuse: options.allow_login_token_reuse,
     };
@@ -251,31 +214,24 @@ fn config_from_env(options: &Options, store: Store) -> Result<(Config, bool), St
 /// no secret, key or password is printed.
 fn banner(state: &AppState, base: &str, throwaway: bool) -> Result<(), fwtoken::Error> {
     let now = OffsetDateTime::now_utc();
-    let ring = state.ring();
     println!("listening on {base}");
     if throwaway {
         // A working login URL only for a throwaway secret: with the site's real secret it
         // would be a credential in a log file.
-        println!(
-            "FWTOKEN_SECRET is not set: using a throwaway secret (every token dies with the process)"
-        );
+        println!("FWTOKEN_SECRET is not set: a throwaway secret (tokens die with the process)");
         let token = LoginToken::builder("alice")
             .valid_for(Duration::from_secs(15 * 60))
-            .issue(&ring, now)?;
-        println!(
-            "log in as alice:  {}",
-            fwtoken::login_url(&format!("{base}/fotoweb/"), &token)
-        );
+            .issue(&state.ring(), now)?;
+        let url = fwtoken::login_url(&format!("{base}/fotoweb/"), &token);
+        println!("log in as alice:  {url}");
     } else {
-        println!(
-            "log in:           fwtoken login issue --user NAME --url {base}/fotoweb/  (with the site's secret)"
-        );
+        println!("log in:           fwtoken login issue --user NAME --url {base}/fotoweb/");
     }
     let link = CacheLink::new("/archives/demo/harbour.tif")
         .width(320)
         .height(200)
-        .format("png")
-        .expires_in(now, Duration::from_secs(24 * 3600))?;
+        .format("png");
+    let link = link.expires_in(now, Duration::from_secs(24 * 3600))?;
     println!(
         "a cache link:     {base}{}",
         state.cache_link_path(&link, now)?
@@ -284,42 +240,34 @@ fn banner(state: &AppState, base: &str, throwaway: bool) -> Result<(), fwtoken::
         .expires_at(now + Duration::from_secs(3600))
         .url_allow("/edge/demo/")
         .build()?;
-    let edge_token = state
+    let token = state
         .edge_ring()
         .encrypt_params(&params, &mut fwtoken::os_rng())?;
-    println!("an Edgecast URL:  {base}/edge/demo/intro.mp4?token={edge_token}");
+    println!("an Edgecast URL:  {base}/edge/demo/intro.mp4?token={token}");
     Ok(())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let options = match parse_args(&args) {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            println!("{HELP}");
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
+    match run(&args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, msg)) => {
             eprintln!("error: {msg}");
-            return ExitCode::from(2);
+            ExitCode::from(code)
         }
+    }
+}
+
+/// Starts the server; `Err` holds the exit code (2: usage or configuration) and why.
+async fn run(args: &[String]) -> Result<(), (u8, String)> {
+    let Some(options) = parse_args(args).map_err(|m| (2, m))? else {
+        println!("{HELP}");
+        return Ok(());
     };
-    let store = match open_store(&options.store).await {
-        Ok(s) => s,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return ExitCode::from(2);
-        }
-    };
+    let store = open_store(&options.store).await.map_err(|m| (2, m))?;
     println!("store: {}", options.store.describe());
-    let (config, throwaway) = match config_from_env(&options, store) {
-        Ok(c) => c,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return ExitCode::from(2);
-        }
-    };
+    let (config, throwaway) = config_from_env(&options, store).map_err(|m| (2, m))?;
     if config.api_key.is_none() {
         eprintln!("note: FWTOKEN_API_KEY is not set: administrator routes answer 401");
     }
@@ -327,74 +275,30 @@ async fn main() -> ExitCode {
         eprintln!("note: FWTOKEN_OWNER is not set: no user is refused as the site owner");
     }
     let state = AppState::new(config, Log::stderr());
-    if let Err(e) = reload_on_sighup(state.clone(), options.secrets_file.clone()) {
-        eprintln!("error: cannot handle SIGHUP: {e}");
-        return ExitCode::FAILURE;
-    }
-    let listener = match tokio::net::TcpListener::bind(options.listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: cannot listen on {}: {e}", options.listen);
-            return ExitCode::FAILURE;
-        }
-    };
+    #[cfg(unix)]
+    state
+        .reload_on_sighup(options.secrets_file.clone())
+        .map_err(|e| (1, format!("cannot handle SIGHUP: {e}")))?;
+    let listener = tokio::net::TcpListener::bind(options.listen).await;
+    let listener =
+        listener.map_err(|e| (1, format!("cannot listen on {}: {e}", options.listen)))?;
     let local = listener.local_addr().unwrap_or(options.listen);
-    if let Err(e) = banner(&state, &format!("http://{local}"), throwaway) {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
-    }
-    let service = app::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    if let Err(e) = axum::serve(listener, service).await {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
-    }
-    ExitCode::SUCCESS
+    banner(&state, &format!("http://{local}"), throwaway).map_err(|e| (1, e.to_string()))?;
+    // Header, body and idle timeouts and a connection limit: fwtoken-axum's defaults.
+    let served = ServeConfig::default()
+        .serve(listener, app::router(state))
+        .await;
+    served.map_err(|e| (1, e.to_string()))
 }
 
-/// On `SIGHUP`, re-reads the secrets file and swaps the key ring and the API key at once;
-/// a file that does not read or parse is reported and the secrets in force are kept.
-/// Without a secrets file the signal is only noted (it no longer ends the process).
-#[cfg(unix)]
-fn reload_on_sighup(state: AppState, path: Option<PathBuf>) -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hangups = signal(SignalKind::hangup())?;
-    tokio::spawn(async move {
-        while hangups.recv().await.is_some() {
-            let Some(path) = &path else {
-                eprintln!("fwtoken-server: note SIGHUP without --secrets-file: nothing to reload");
-                continue;
-            };
-            match SecretsFile::read(path).and_then(|f| Ok((f.ring()?, f.api_key))) {
-                Ok((ring, api_key)) => {
-                    let primary = ring.primary().fingerprint();
-                    let backup = ring.backup().map(|b| b.fingerprint());
-                    state.replace_secrets(ring, api_key);
-                    match backup {
-                        Some(b) => eprintln!(
-                            "fwtoken-server: note secrets reloaded: primary {primary}, backup {b}"
-                        ),
-                        None => {
-                            eprintln!("fwtoken-server: note secrets reloaded: primary {primary}")
-                        }
-                    }
-                }
-                Err(e) => {
-                    eprintln!("fwtoken-server: error secrets not reloaded (kept the old ones): {e}")
-                }
-            }
-        }
-    });
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn reload_on_sighup(_state: AppState, _path: Option<PathBuf>) -> std::io::Result<()> {
-    Ok(())
-}
-
-/// Opens (and migrates) the store, with the cache and housekeeping a server wants.
+/// Opens (and migrates) the store, with the cache and housekeeping a server wants, and
+/// refuses one it cannot write (a real write, rolled back): such a server would answer
+/// session checks while refusing every login.
 async fn open_store(url: &StoreUrl) -> Result<Store, String> {
-    Store::open(url, StoreConfig::new())
-        .await
-        .map_err(|e| format!("store {}: {e}", url.describe()))
+    let store = Store::open(url, StoreConfig::new()).await;
+    let store = store.map_err(|e| format!("store {}: {e}", url.describe()))?;
+    match store.check_writable().await {
+        Ok(()) => Ok(store),
+        Err(e) => Err(format!("store {}: cannot be written: {e}", url.describe())),
+    }
 }
