@@ -10,7 +10,7 @@ use fwtoken::{
     SESSION_COOKIE_NAME, SessionCookie, Verified, api_token_from_headers,
 };
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, header};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::auth::FwAuth;
@@ -130,9 +130,9 @@ pub struct Session {
     pub device_id: DeviceId,
 }
 
-/// The outcome of authenticating one request, kept in its extensions.
+/// The outcome of authenticating one request, kept with its context.
 #[derive(Clone)]
-struct Outcome {
+pub(crate) struct Outcome {
     /// A credential was presented (a header, a cookie or a query parameter).
     presented: bool,
     result: Result<Caller, Refusal>,
@@ -149,17 +149,21 @@ pub(crate) fn context(parts: &Parts) -> Result<RequestCtx, Refusal> {
 
 /// Authenticates the request once; later extractors reuse the outcome.
 async fn outcome(parts: &mut Parts) -> Outcome {
-    if let Some(done) = parts.extensions.get::<Outcome>() {
+    let ctx = match context(parts) {
+        Ok(ctx) => ctx,
+        Err(refusal) => {
+            return Outcome {
+                presented: true,
+                result: Err(refusal),
+            };
+        }
+    };
+    if let Some(done) = ctx.caller().get() {
         return done.clone();
     }
-    let outcome = match context(parts) {
-        Ok(ctx) => authenticate(&ctx, parts).await,
-        Err(refusal) => Outcome {
-            presented: true,
-            result: Err(refusal),
-        },
-    };
-    parts.extensions.insert(outcome.clone());
+    let outcome = authenticate(&ctx, parts).await;
+    // Requests are handled one extractor at a time: nobody set it meanwhile.
+    let _ = ctx.caller().set(outcome.clone());
     outcome
 }
 
@@ -228,6 +232,9 @@ impl<S: Send + Sync> FromRequestParts<S> for FwAuth {
     }
 }
 
+/// `FWAPIToken`, as a header name (header names are case-insensitive).
+static FWAPITOKEN: HeaderName = HeaderName::from_static("fwapitoken");
+
 /// True when the query string names a credential (`FWAPIToken`, `FWSession`, in any case):
 /// such URLs end up in logs and browser histories.
 pub(crate) fn credentials_in_query(query: &str) -> bool {
@@ -270,7 +277,7 @@ async fn authenticate(ctx: &RequestCtx, parts: &Parts) -> Outcome {
     }
     let now = OffsetDateTime::now_utc();
     let mut api_values = Vec::new();
-    for v in parts.headers.get_all(API_TOKEN_HEADER) {
+    for v in parts.headers.get_all(&FWAPITOKEN) {
         match v.to_str() {
             Ok(v) => api_values.push(v),
             Err(_) => return refused(true, Refusal::unauthorized("malformed")),
@@ -336,28 +343,21 @@ async fn by_api_token(
 async fn by_session(ctx: &RequestCtx, headers: &HeaderMap, now: OffsetDateTime) -> Outcome {
     let auth = ctx.auth();
     let s = &auth.0;
-    let ring = auth.ring();
+    let secrets = auth.secrets();
+    let ring = &secrets.ring;
     let mut found: Option<Verified<DeviceClaims>> = None;
     let mut last_error = None;
     let mut any = false;
-    // The same text twice opens to the same device: verified once.
-    let mut found_text: Option<String> = None;
     for header in cookie_headers(headers) {
         for value in SessionCookie::find_all(&header) {
             any = true;
-            if found_text.as_deref() == Some(value) {
-                continue;
-            }
-            match DeviceToken::verify_with_policy(&ring, value, now, &s.device_policy) {
+            match DeviceToken::verify_with_policy(ring, value, now, &s.device_policy) {
                 Ok(claims) => match &found {
                     Some(first) if first.device_id != claims.device_id => {
                         return refused(true, Refusal::unauthorized(kind::AMBIGUOUS_SESSION));
                     }
                     Some(_) => {}
-                    None => {
-                        found = Some(claims);
-                        found_text = Some(value.to_owned());
-                    }
+                    None => found = Some(claims),
                 },
                 Err(e) => last_error = Some(error_kind(&e)),
             }
@@ -384,7 +384,7 @@ async fn by_session(ctx: &RequestCtx, headers: &HeaderMap, now: OffsetDateTime) 
     // Opened with the backup secret: re-seal the same device under the primary, so the
     // session outlives the backup's retirement.
     if claims.needs_reissue() {
-        let fresh = DeviceToken::reissue(&ring, &claims, &mut fwtoken::os_rng())
+        let fresh = DeviceToken::reissue(ring, &claims, &mut fwtoken::os_rng())
             .ok()
             .and_then(|t| s.cookie.set_cookie(&t).ok())
             .and_then(|c| HeaderValue::from_str(&c).ok());

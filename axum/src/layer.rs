@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use axum::extract::{MatchedPath, Request};
 use axum::response::Response;
@@ -25,6 +25,8 @@ struct CtxInner {
     auth: FwAuth,
     reissued: OnceLock<HeaderValue>,
     route: Option<MatchedPath>,
+    /// The caller, once an extractor computed it (see `caller.rs`).
+    caller: OnceLock<crate::caller::Outcome>,
 }
 
 impl RequestCtx {
@@ -35,6 +37,11 @@ impl RequestCtx {
     /// Hands a re-sealed session cookie to the response (the first one wins).
     pub(crate) fn reissue(&self, set_cookie: HeaderValue) {
         let _ = self.0.reissued.set(set_cookie);
+    }
+
+    /// The request's caller, computed once.
+    pub(crate) fn caller(&self) -> &OnceLock<crate::caller::Outcome> {
+        &self.0.caller
     }
 
     /// The matched route, for reports.
@@ -105,12 +112,11 @@ impl<S> std::fmt::Debug for FwAuthService<S> {
 
 impl<S> Service<Request> for FwAuthService<S>
 where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
+    S: Service<Request, Response = Response, Error = Infallible>,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -121,15 +127,45 @@ where
             auth: self.auth.clone(),
             reissued: OnceLock::new(),
             route: request.extensions().get::<MatchedPath>().cloned(),
+            caller: OnceLock::new(),
         }));
         request.extensions_mut().insert(ctx.clone());
-        // The clone that was ready serves this request (tower's rule for `call`).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let Ok(response) = inner.call(request).await;
-            Ok(finish(&ctx, response))
-        })
+        ResponseFuture {
+            inner: self.inner.call(request),
+            ctx: Some(ctx),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`FwAuthService`]: the route's, then the refusal rendered and the
+    /// re-sealed cookie appended.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        ctx: Option<RequestCtx>,
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(response) = ready!(this.inner.poll(cx));
+        Poll::Ready(Ok(match this.ctx.take() {
+            Some(ctx) => finish(&ctx, response),
+            None => response,
+        }))
     }
 }
 

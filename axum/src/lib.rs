@@ -94,7 +94,7 @@ pub use cache::{CLIENT_BOUND_CACHE_CONTROL, CacheLinkRequest};
 pub use caller::{Admin, Caller, Session, User, Via};
 pub use client::ClientIp;
 pub use edge::{EdgeGuard, EdgeGuardLayer, EdgePath, edge_path};
-pub use layer::{FwAuthLayer, FwAuthService};
+pub use layer::{FwAuthLayer, FwAuthService, ResponseFuture};
 pub use log::EventLog;
 pub use refusal::{Event, Note, Refusal, error_kind, kind};
 pub use routes::{login_token_key, password_login, routes};

@@ -10,8 +10,9 @@ use serde_json::json;
 use crate::Ctx;
 use crate::common::{CliError, CliResult, now, parse_duration, rfc3339, store_error};
 
-/// Devices one user may hold when registering in a store (the example server's cap).
-pub const DEFAULT_MAX_DEVICES: usize = 5;
+/// Devices one user may hold when registering in a store: FotoWeb's number, the same as
+/// `fwtoken::DevicePolicy`, fwtoken-axum and the example server.
+pub const DEFAULT_MAX_DEVICES: usize = 10;
 
 /// `fwtoken device ...`
 #[derive(Subcommand, Debug)]

@@ -871,3 +871,21 @@ fn api_list(store: &str, tag: &str) {
         2
     );
 }
+
+#[test]
+fn device_issue_caps_at_ten_devices_by_default() {
+    // FotoWeb's number, the same default as fwtoken::DevicePolicy and fwtoken-axum.
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("fw.sqlite").display());
+    for n in 1..=10 {
+        let o = with_store(&store, &["device", "issue", "--user", "erin"]);
+        assert_eq!(code(&o), 0, "device {n}: {}", stderr(&o));
+    }
+    let eleventh = with_store(&store, &["device", "issue", "--user", "Erin"]);
+    assert_eq!(code(&eleventh), 1);
+    assert!(
+        stderr(&eleventh).contains("at most 10"),
+        "{}",
+        stderr(&eleventh)
+    );
+}
