@@ -3,7 +3,12 @@
 //! extractor; `direct` is the same router and the same response, its handler calling
 //! `DeviceToken::verify_with_policy` and the store's check itself. Budget: `layer` ≤ 1.2 ×
 //! `direct`, both measured in one run.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::hint::black_box;
 use std::sync::{Arc, RwLock};

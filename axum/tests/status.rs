@@ -421,7 +421,7 @@ async fn row_400_a_credential_in_the_query_string() {
     let token = cookie.strip_prefix("FWSession=").unwrap();
     for query in [
         format!("FWAPIToken={API_KEY}").replace(' ', "%20"),
-        format!("fwapitoken=x&a=1"),
+        "fwapitoken=x&a=1".to_string(),
         format!("FWSession={token}"),
         format!("fwsession={token}"),
         // The name percent-encoded.

@@ -4,11 +4,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Json;
-use axum::Router;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Json, Router};
 use fwtoken::rand_core::CryptoRng;
 use fwtoken::{ApiKey, EdgeKeyRing, Error, KeyRing};
 use fwtoken_axum::{CacheLinkRequest, Caller, EdgePath, FwAuth, Refusal};
