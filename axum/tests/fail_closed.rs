@@ -122,7 +122,11 @@ async fn a_store_the_server_cannot_write_stops_it_from_starting() {
     // On the project's disk (chattr needs a file system with the flag).
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let path = dir.path().join("ro.sqlite3");
-    drop(Store::sqlite(&path, config()).await.unwrap());
+    // Created on a runtime of its own, closed before the file turns read-only.
+    let created = path.clone();
+    std::thread::spawn(move || drop(fwtoken_store::BlockingStore::sqlite(created, config())))
+        .join()
+        .unwrap();
     let _guard = ReadOnly::new(&path);
     let store = Store::sqlite(&path, config()).await.unwrap();
     let auth = FwAuth::builder(ring(), store).build().unwrap();

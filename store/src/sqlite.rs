@@ -509,6 +509,7 @@ impl Backend for SqliteBackend {
             tokio::task::spawn_blocking(move || {
                 if let Some(watch) = &conns.watch {
                     watch.check()?;
+                    watch.check_writable()?;
                 }
                 let mut c = conns.writer.lock().unwrap_or_else(PoisonError::into_inner);
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -135,6 +135,29 @@ impl FileWatch {
         self.check()
     }
 
+    /// Opens the file (and its write-ahead log, when there is one) for writing, writing
+    /// nothing: `Err` when the operating system refuses (a read-only file or file system,
+    /// an immutable file). SQLite alone may not notice: a connection can reuse a
+    /// descriptor another connection of this process opened before the file became
+    /// read-only.
+    pub(crate) fn check_writable(&self) -> Result<(), StoreError> {
+        let mut wal = self.path.as_os_str().to_owned();
+        wal.push("-wal");
+        let wal = PathBuf::from(wal);
+        for (path, required) in [(self.path.as_path(), true), (wal.as_path(), false)] {
+            match std::fs::OpenOptions::new().write(true).open(path) {
+                Ok(_) => {}
+                Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(StoreError::unavailable(format!(
+                        "the SQLite database file cannot be written: {e}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn mark_gone(&self) -> StoreError {
         self.gone.store(true, Ordering::Release);
         StoreError::unavailable(GONE)
