@@ -199,15 +199,12 @@ async fn connection(
     builder.max_buf_size(config.max_head_bytes);
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
+    // A missed deadline fails the connection's read, which ends `conn`.
     tokio::select! {
         _ = conn.as_mut() => return,
-        () = clock.expired() => return,
         _ = close.changed() => conn.as_mut().graceful_shutdown(),
     }
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        () = clock.expired() => {}
-    }
+    let _ = conn.await;
 }
 
 /// Why [`FwAuth::serve`] stopped or did not start.
