@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::extract::{FromRequestParts, MatchedPath, OptionalFromRequestParts};
 use fwtoken::time::OffsetDateTime;
 use fwtoken::{
     API_TOKEN_HEADER, ApiToken, ApiTokenId, DeviceClaims, DeviceId, DeviceToken,
@@ -140,11 +140,7 @@ pub(crate) struct Outcome {
 
 /// The handle's per-request context, or the 500 that names the missing layer.
 pub(crate) fn context(parts: &Parts) -> Result<RequestCtx, Refusal> {
-    parts
-        .extensions
-        .get::<RequestCtx>()
-        .cloned()
-        .ok_or(Refusal::internal(kind::MISSING_LAYER))
+    RequestCtx::current(parts.extensions.get::<MatchedPath>())
 }
 
 /// Authenticates the request once; later extractors reuse the outcome.
@@ -158,12 +154,12 @@ async fn outcome(parts: &mut Parts) -> Outcome {
             };
         }
     };
-    if let Some(done) = ctx.caller().get() {
-        return done.clone();
+    if let Some(done) = ctx.caller() {
+        return done;
     }
     let outcome = authenticate(&ctx, parts).await;
     // Requests are handled one extractor at a time: nobody set it meanwhile.
-    let _ = ctx.caller().set(outcome.clone());
+    ctx.set_caller(outcome.clone());
     outcome
 }
 
@@ -343,23 +339,27 @@ async fn by_api_token(
 async fn by_session(ctx: &RequestCtx, headers: &HeaderMap, now: OffsetDateTime) -> Outcome {
     let auth = ctx.auth();
     let s = &auth.0;
-    let secrets = auth.secrets();
-    let ring = &secrets.ring;
     let mut found: Option<Verified<DeviceClaims>> = None;
     let mut last_error = None;
     let mut any = false;
-    for header in cookie_headers(headers) {
-        for value in SessionCookie::find_all(&header) {
-            any = true;
-            match DeviceToken::verify_with_policy(ring, value, now, &s.device_policy) {
-                Ok(claims) => match &found {
-                    Some(first) if first.device_id != claims.device_id => {
-                        return refused(true, Refusal::unauthorized(kind::AMBIGUOUS_SESSION));
-                    }
-                    Some(_) => {}
-                    None => found = Some(claims),
-                },
-                Err(e) => last_error = Some(error_kind(&e)),
+    {
+        // A snapshot of the ring in force: verification holds no lock, so a rotation
+        // never waits for it.
+        let secrets = auth.secrets();
+        let ring = &secrets.ring;
+        for header in cookie_headers(headers) {
+            for value in SessionCookie::find_all(&header) {
+                any = true;
+                match DeviceToken::verify_with_policy(ring, value, now, &s.device_policy) {
+                    Ok(claims) => match &found {
+                        Some(first) if first.device_id != claims.device_id => {
+                            return refused(true, Refusal::unauthorized(kind::AMBIGUOUS_SESSION));
+                        }
+                        Some(_) => {}
+                        None => found = Some(claims),
+                    },
+                    Err(e) => last_error = Some(error_kind(&e)),
+                }
             }
         }
     }
@@ -384,7 +384,7 @@ async fn by_session(ctx: &RequestCtx, headers: &HeaderMap, now: OffsetDateTime) 
     // Opened with the backup secret: re-seal the same device under the primary, so the
     // session outlives the backup's retirement.
     if claims.needs_reissue() {
-        let fresh = DeviceToken::reissue(ring, &claims, &mut fwtoken::os_rng())
+        let fresh = DeviceToken::reissue(&auth.ring(), &claims, &mut fwtoken::os_rng())
             .ok()
             .and_then(|t| s.cookie.set_cookie(&t).ok())
             .and_then(|c| HeaderValue::from_str(&c).ok());

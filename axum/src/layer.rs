@@ -1,10 +1,10 @@
-//! [`FwAuthLayer`]: puts the site's handle in each request, and on the way out renders
-//! refusals and appends a re-sealed session cookie.
+//! [`FwAuthLayer`]: makes the site's handle available to each request's extractors, and
+//! on the way out renders refusals and appends a re-sealed session cookie.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::task::{Context, Poll, ready};
 
 use axum::extract::{MatchedPath, Request};
@@ -14,46 +14,72 @@ use http::{HeaderValue, header};
 use tower::{Layer, Service};
 
 use crate::auth::FwAuth;
-use crate::refusal::{Event, Note, Refusal};
+use crate::refusal::{Event, Note, Refusal, kind};
 
-/// What one request shares with the layer: the site's handle and the slot for a re-sealed
-/// session cookie.
-#[derive(Clone)]
-pub(crate) struct RequestCtx(Arc<CtxInner>);
-
-struct CtxInner {
+/// What one request shares with the layer: the site's handle, the slot for a re-sealed
+/// session cookie, the matched route and the caller once computed. It lives in a tokio
+/// task-local scoped around the route's future: no allocation per request, and a handler
+/// outside the layer finds none (500, naming the layer).
+struct Scope {
     auth: FwAuth,
     reissued: OnceLock<HeaderValue>,
-    route: Option<MatchedPath>,
-    /// The caller, once an extractor computed it (see `caller.rs`).
+    route: OnceLock<MatchedPath>,
     caller: OnceLock<crate::caller::Outcome>,
 }
 
+tokio::task_local! {
+    static SCOPE: Scope;
+}
+
+/// The layer's per-request context, as the extractors see it.
+pub(crate) struct RequestCtx {
+    auth: FwAuth,
+}
+
 impl RequestCtx {
+    /// The context of the request being handled, or the 500 that names the missing layer.
+    /// Records the matched route when the layer, placed before routing, did not see it.
+    pub(crate) fn current(route: Option<&MatchedPath>) -> Result<Self, Refusal> {
+        SCOPE
+            .try_with(|s| {
+                if let Some(route) = route
+                    && s.route.get().is_none()
+                {
+                    let _ = s.route.set(route.clone());
+                }
+                Self {
+                    auth: s.auth.clone(),
+                }
+            })
+            .map_err(|_| Refusal::internal(kind::MISSING_LAYER))
+    }
+
     pub(crate) fn auth(&self) -> &FwAuth {
-        &self.0.auth
+        &self.auth
     }
 
     /// Hands a re-sealed session cookie to the response (the first one wins).
     pub(crate) fn reissue(&self, set_cookie: HeaderValue) {
-        let _ = self.0.reissued.set(set_cookie);
+        let _ = SCOPE.try_with(|s| s.reissued.set(set_cookie));
     }
 
-    /// The request's caller, computed once.
-    pub(crate) fn caller(&self) -> &OnceLock<crate::caller::Outcome> {
-        &self.0.caller
+    /// The request's caller, when an extractor computed it already.
+    pub(crate) fn caller(&self) -> Option<crate::caller::Outcome> {
+        SCOPE.try_with(|s| s.caller.get().cloned()).ok().flatten()
     }
 
-    /// The matched route, for reports.
-    pub(crate) fn route(&self) -> &str {
-        self.0.route.as_ref().map_or("-", MatchedPath::as_str)
+    /// Keeps the request's caller for the extractors after this one.
+    pub(crate) fn set_caller(&self, outcome: crate::caller::Outcome) {
+        let _ = SCOPE.try_with(|s| s.caller.set(outcome));
     }
 
     /// Reports a note about this request.
     pub(crate) fn note(&self, note: Note) {
-        self.0.auth.emit(&Event::Note {
-            route: self.route(),
-            note,
+        let _ = SCOPE.try_with(|s| {
+            s.auth.emit(&Event::Note {
+                route: s.route.get().map_or("-", MatchedPath::as_str),
+                note,
+            });
         });
     }
 }
@@ -65,10 +91,15 @@ struct Handled;
 /// The tower layer of [`FwAuth::layer`]: every route that uses this crate's extractors or
 /// routes must be under it (without it they answer 500 naming it).
 ///
-/// Per request it puts the handle in the request's extensions; on the way out it reports
-/// and renders a [`Refusal`] found in the response's extensions (the site's hooks), and
-/// appends the re-sealed `FWSession` cookie when the session opened with the backup
-/// secret (unless the response sets that cookie itself: a new login or a logout).
+/// Per request it makes the handle available to the extractors (a tokio task-local scoped
+/// around the route's future: nothing is allocated); on the way out it reports and renders
+/// a [`Refusal`] found in the response's extensions (the site's hooks), and appends the
+/// re-sealed `FWSession` cookie when the session opened with the backup secret (unless the
+/// response sets that cookie itself: a new login or a logout).
+///
+/// Add it with `Router::layer` (it then wraps every route), or around the whole router
+/// (`tower::Layer::layer(&auth.layer(), router)`: one wrap, before routing); either way
+/// reports name the matched route.
 #[derive(Clone)]
 pub struct FwAuthLayer {
     auth: FwAuth,
@@ -122,17 +153,18 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request) -> Self::Future {
-        let ctx = RequestCtx(Arc::new(CtxInner {
+    fn call(&mut self, request: Request) -> Self::Future {
+        let scope = Scope {
             auth: self.auth.clone(),
             reissued: OnceLock::new(),
-            route: request.extensions().get::<MatchedPath>().cloned(),
+            route: OnceLock::new(),
             caller: OnceLock::new(),
-        }));
-        request.extensions_mut().insert(ctx.clone());
+        };
+        if let Some(route) = request.extensions().get::<MatchedPath>() {
+            let _ = scope.route.set(route.clone());
+        }
         ResponseFuture {
-            inner: self.inner.call(request),
-            ctx: Some(ctx),
+            inner: SCOPE.scope(scope, self.inner.call(request)),
         }
     }
 }
@@ -142,8 +174,7 @@ pin_project_lite::pin_project! {
     /// re-sealed cookie appended.
     pub struct ResponseFuture<F> {
         #[pin]
-        inner: F,
-        ctx: Option<RequestCtx>,
+        inner: tokio::task::futures::TaskLocalFuture<Scope, F>,
     }
 }
 
@@ -160,24 +191,24 @@ where
     type Output = Result<Response, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let Ok(response) = ready!(this.inner.poll(cx));
-        Poll::Ready(Ok(match this.ctx.take() {
-            Some(ctx) => finish(&ctx, response),
+        let mut inner = self.project().inner;
+        let Ok(response) = ready!(inner.as_mut().poll(cx));
+        Poll::Ready(Ok(match inner.take_value() {
+            Some(scope) => finish(&scope, response),
             None => response,
         }))
     }
 }
 
 /// Reports and renders a refusal, appends a re-sealed cookie.
-fn finish(ctx: &RequestCtx, mut response: Response) -> Response {
+fn finish(scope: &Scope, mut response: Response) -> Response {
     let refusal = response.extensions().get::<Refusal>().copied();
     if let Some(refusal) = refusal
         && response.extensions().get::<Handled>().is_none()
     {
-        let auth = ctx.auth();
+        let auth = &scope.auth;
         auth.emit(&Event::Refused {
-            route: ctx.route(),
+            route: scope.route.get().map_or("-", MatchedPath::as_str),
             refusal,
         });
         let mut rendered = auth.render(&refusal);
@@ -191,7 +222,7 @@ fn finish(ctx: &RequestCtx, mut response: Response) -> Response {
         rendered.extensions_mut().insert(Handled);
         response = rendered;
     }
-    if let Some(cookie) = ctx.0.reissued.get()
+    if let Some(cookie) = scope.reissued.get()
         && !sets_session_cookie(&response)
     {
         response

@@ -1010,3 +1010,41 @@ async fn the_caller_serializes_as_fotoweb_json() {
         "alice"
     );
 }
+
+#[tokio::test]
+async fn the_layer_also_works_around_the_whole_router() {
+    let site = Site::new().await;
+    let cookie = site.session("alice").await;
+    // Before routing: one wrap for the router instead of one per route.
+    let router = axum::Router::new()
+        .route(
+            "/fotoweb/me",
+            get(|c: Caller| async move { format!("{c:?}") }),
+        )
+        .merge(fwtoken_axum::routes());
+    let app = tower::Layer::layer(&site.auth.layer(), router);
+    let send = |cookie: &str| {
+        let request = Request::get("/fotoweb/me")
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap();
+        app.clone().oneshot(request)
+    };
+    assert_eq!(send(&cookie).await.unwrap().status(), StatusCode::OK);
+    let refused = send("FWSession=junk").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    // Reported once, with the route the router matched.
+    let reported: Vec<String> = site
+        .events()
+        .into_iter()
+        .filter(|l| l.starts_with("refused "))
+        .collect();
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert!(reported[0].starts_with("refused route=/fotoweb/me status=401 kind="));
+    site.auth
+        .rotate(Secret::from_text(common::NEXT_SECRET).unwrap())
+        .unwrap();
+    let reissued = send(&cookie).await.unwrap();
+    assert_eq!(reissued.status(), StatusCode::OK);
+    assert!(reissued.headers().get(header::SET_COOKIE).is_some());
+}
