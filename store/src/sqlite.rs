@@ -131,8 +131,14 @@ impl SqliteBackend {
         let conns = Arc::clone(&self.conns);
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
+                // A write always looks at the file first (a write to a deleted file is
+                // lost); a read at most every few milliseconds.
                 if let Some(watch) = &conns.watch {
-                    watch.check_recent()?;
+                    if write {
+                        watch.check()?;
+                    } else {
+                        watch.check_recent()?;
+                    }
                 }
                 let (conn, behavior) = if write {
                     (&conns.writer, TransactionBehavior::Immediate)

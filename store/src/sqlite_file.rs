@@ -4,9 +4,9 @@
 //! still points at the old inode, so writes land in a file nobody will ever open again
 //! and a restart forgets them. The store therefore records the file's identity (device
 //! and inode) when it opens it, keeps a handle of its own (so the inode number cannot be
-//! reused while the store runs), and compares the path's identity with it: on every
-//! version poll (every 5 ms by default) and before any other call, at most every
-//! [`CHECK_EVERY`]. Once the file is gone or replaced, every call fails with
+//! reused while the store runs), and compares the path's identity with it: before every
+//! write, and before reads (the version poll, every 5 ms by default, among them) at most
+//! every [`CHECK_EVERY`]. Once the file is gone or replaced, every call fails with
 //! [`StoreError::Unavailable`] until the store is opened again (a restart).
 
 use std::path::{Path, PathBuf};
