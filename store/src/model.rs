@@ -121,6 +121,19 @@ pub(crate) enum ApiSelector<'a> {
 }
 
 /// Unix seconds of a time.
+/// The identity-key version to recompute stored keys to, when the database's (`have`) is
+/// older than this build's [`fwtoken::IDENTITY_KEY_VERSION`]; an error when it is newer
+/// (a newer build wrote them: its keys are not ours to rewrite).
+pub(crate) fn rekey_needed(have: i64) -> Result<Option<i64>, StoreError> {
+    let want = i64::from(fwtoken::IDENTITY_KEY_VERSION);
+    if have > want {
+        return Err(StoreError::Corrupt(
+            "the stored identity keys are newer than this build",
+        ));
+    }
+    Ok((have < want).then_some(want))
+}
+
 pub(crate) fn secs(t: OffsetDateTime) -> i64 {
     t.unix_timestamp()
 }

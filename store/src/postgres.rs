@@ -5,7 +5,7 @@ use std::future::poll_fn;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use fwtoken::{ApiTokenId, DeviceId};
+use fwtoken::{ApiTokenId, DeviceId, SiteDomains};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{AsyncMessage, Client, Connection, NoTls, Socket};
@@ -20,7 +20,13 @@ use crate::model::{
 };
 
 /// The migrations, in order; the number is the schema version.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_identity_keys.sql"),
+    ),
+];
 
 /// The `NOTIFY` channel; the payload is the new version number.
 pub const NOTIFY_CHANNEL: &str = "fwtoken_version";
@@ -162,7 +168,10 @@ where
 }
 
 impl PostgresBackend {
-    pub(crate) async fn open(config: PostgresConfig) -> Result<Self, StoreError> {
+    pub(crate) async fn open(
+        config: PostgresConfig,
+        domains: &SiteDomains,
+    ) -> Result<Self, StoreError> {
         let mgr = match &config.tls {
             Tls::Plain => manager(config.pg.clone(), NoTls),
             #[cfg(feature = "tls-rustls")]
@@ -177,11 +186,11 @@ impl PostgresBackend {
             .build()
             .map_err(StoreError::unavailable)?;
         let backend = Self { pool, config };
-        backend.migrate().await?;
+        backend.migrate(domains).await?;
         Ok(backend)
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
+    async fn migrate(&self, domains: &SiteDomains) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
@@ -218,9 +227,67 @@ impl PostgresBackend {
             )
             .await?;
         }
+        rekey(&tx, domains).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Recomputes every stored identity key when they were computed with older rules than
+/// this build's ([`fwtoken::IDENTITY_KEY_VERSION`]), inside the migration's transaction
+/// (which holds the migration lock, so one server does it).
+async fn rekey(
+    tx: &deadpool_postgres::Transaction<'_>,
+    domains: &SiteDomains,
+) -> Result<(), StoreError> {
+    let have: i32 = tx
+        .query_one(
+            "SELECT key_version FROM fwtoken_identity WHERE id = 1 FOR UPDATE",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+    let Some(want) = crate::model::rekey_needed(i64::from(have))? else {
+        return Ok(());
+    };
+    for (table, id) in [
+        ("fwtoken_devices", "device_id"),
+        ("fwtoken_api_tokens", "token_id"),
+    ] {
+        let rows = tx
+            .query(
+                &format!("SELECT {id}, user_name, user_key FROM {table} WHERE user_key <> $1"),
+                &[&UNKNOWN_ID_KEY],
+            )
+            .await?;
+        let (mut ids, mut keys) = (Vec::new(), Vec::new());
+        for r in rows {
+            let (row_id, user, old): (Vec<u8>, String, String) =
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            let key = fwtoken::identity_key(&user, domains);
+            if key != old {
+                ids.push(row_id);
+                keys.push(key);
+            }
+        }
+        if !ids.is_empty() {
+            tx.execute(
+                &format!(
+                    "UPDATE {table} t SET user_key = k.key
+                     FROM unnest($1::bytea[], $2::text[]) AS k(id, key) WHERE t.{id} = k.id"
+                ),
+                &[&ids, &keys],
+            )
+            .await?;
+        }
+    }
+    let want = i32::try_from(want).map_err(|_| StoreError::Corrupt("identity key version"))?;
+    tx.execute(
+        "UPDATE fwtoken_identity SET key_version = $1 WHERE id = 1",
+        &[&want],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Bumps the version under its row lock and notifies, inside the caller's transaction.

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use fwtoken::{ApiTokenId, DeviceId};
+use fwtoken::{ApiTokenId, DeviceId, SiteDomains};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use crate::backend::{
@@ -18,7 +18,13 @@ use crate::model::{
 };
 
 /// The migrations, in order; the file name's number is the schema version.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_identity_keys.sql"),
+    ),
+];
 
 /// How long a write waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,7 +64,7 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     Ok(c)
 }
 
-fn migrate(c: &mut Connection) -> Result<(), StoreError> {
+fn migrate(c: &mut Connection, domains: &SiteDomains) -> Result<(), StoreError> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS fwtoken_migrations (
@@ -83,15 +89,56 @@ fn migrate(c: &mut Connection) -> Result<(), StoreError> {
             params![v, now],
         )?;
     }
+    rekey(&tx, domains)?;
     tx.commit()?;
     Ok(())
 }
 
+/// Recomputes every stored identity key when they were computed with older rules than
+/// this build's ([`fwtoken::IDENTITY_KEY_VERSION`]), inside the migration's transaction.
+fn rekey(tx: &rusqlite::Transaction<'_>, domains: &SiteDomains) -> Result<(), StoreError> {
+    let have: i64 = tx.query_row(
+        "SELECT key_version FROM fwtoken_identity WHERE id = 1",
+        [],
+        |r| r.get(0),
+    )?;
+    let Some(want) = crate::model::rekey_needed(have)? else {
+        return Ok(());
+    };
+    for (table, id) in [
+        ("fwtoken_devices", "device_id"),
+        ("fwtoken_api_tokens", "token_id"),
+    ] {
+        let rows: Vec<(Vec<u8>, String, String)> = tx
+            .prepare(&format!(
+                "SELECT {id}, user_name, user_key FROM {table} WHERE user_key <> ?1"
+            ))?
+            .query_map(params![UNKNOWN_ID_KEY], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut update =
+            tx.prepare(&format!("UPDATE {table} SET user_key = ?1 WHERE {id} = ?2"))?;
+        for (row_id, user, old) in rows {
+            let key = fwtoken::identity_key(&user, domains);
+            if key != old {
+                update.execute(params![key, row_id])?;
+            }
+        }
+    }
+    tx.execute(
+        "UPDATE fwtoken_identity SET key_version = ?1 WHERE id = 1",
+        params![want],
+    )?;
+    Ok(())
+}
+
 impl SqliteBackend {
-    /// Opens (creating if needed) and migrates the file; blocking.
-    pub(crate) fn open_blocking(path: &Path) -> Result<Self, StoreError> {
+    /// Opens (creating if needed) and migrates the file, recomputing stored identity keys
+    /// with `domains` when their rules changed; blocking.
+    pub(crate) fn open_blocking(path: &Path, domains: &SiteDomains) -> Result<Self, StoreError> {
         let mut writer = open_conn(path)?;
-        migrate(&mut writer)?;
+        migrate(&mut writer, domains)?;
         let reader = open_conn(path)?;
         Ok(Self {
             conns: Arc::new(Conns {

@@ -164,20 +164,27 @@ impl Store {
 
     /// A store in the SQLite file at `path` (created and migrated if needed). Several
     /// processes may open the same file.
+    ///
+    /// Opening recomputes the stored identity keys, with `config`'s site domains, when the
+    /// file was written by a release with older identity rules
+    /// ([`fwtoken::IDENTITY_KEY_VERSION`]).
     pub async fn sqlite(path: impl AsRef<Path>, config: StoreConfig) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let backend = tokio::task::spawn_blocking(move || SqliteBackend::open_blocking(&path))
-            .await
-            .map_err(StoreError::unavailable)??;
+        let domains = config.domains.clone();
+        let backend =
+            tokio::task::spawn_blocking(move || SqliteBackend::open_blocking(&path, &domains))
+                .await
+                .map_err(StoreError::unavailable)??;
         Self::start(Arc::new(backend), config).await
     }
 
-    /// A store in a PostgreSQL database (migrated if needed), for several servers.
+    /// A store in a PostgreSQL database (migrated if needed), for several servers. Like
+    /// [`Store::sqlite`], opening recomputes identity keys written under older rules.
     pub async fn postgres(
         pg: crate::PostgresConfig,
         config: StoreConfig,
     ) -> Result<Self, StoreError> {
-        let backend = crate::postgres::PostgresBackend::open(pg).await?;
+        let backend = crate::postgres::PostgresBackend::open(pg, &config.domains).await?;
         Self::start(Arc::new(backend), config).await
     }
 
