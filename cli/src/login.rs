@@ -60,6 +60,11 @@ pub struct Verify {
     /// Refuse this user (repeatable).
     #[arg(long, value_name = "NAME")]
     deny_user: Vec<String>,
+    /// Read the user names of FotoWare's 2017 PHP generator as meant: that generator
+    /// called utf8_encode, so a UTF-8 name arrives encoded twice (`zoÃ«` for `zoë`).
+    /// Deny rules refuse the name as sent and as repaired.
+    #[arg(long)]
+    legacy_utf8_encode: bool,
 }
 
 pub fn run(cmd: Cmd, ctx: &Ctx) -> CliResult {
@@ -105,6 +110,7 @@ fn verify(a: Verify, ctx: &Ctx) -> CliResult {
     for u in &a.deny_user {
         policy = policy.deny_user(u);
     }
+    policy = policy.legacy_utf8_encode(a.legacy_utf8_encode);
     let v = LoginToken::verify(&ring, &a.token, now, &policy)?;
     let out = json!({
         "user": v.user,
