@@ -412,7 +412,7 @@ fn documented_referrer_rule(
         if item.starts_with(' ') {
             return false;
         }
-        if item.is_empty() || item.to_ascii_lowercase() == "missing" {
+        if item.is_empty() || item.eq_ignore_ascii_case("missing") {
             return referrer.is_none();
         }
         let Some(r) = referrer else { return false };
