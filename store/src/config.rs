@@ -107,6 +107,12 @@ impl StoreUrl {
         PostgresTarget::new(config).map(Self::Postgres)
     }
 
+    /// True for a SQLite store whose file does not exist (yet): a server that creates it
+    /// on open ([`StoreConfig::create_missing`], the default) should say so.
+    pub fn is_missing_sqlite(&self) -> bool {
+        matches!(self, Self::Sqlite(path) if !path.exists())
+    }
+
     /// The store for a message or a log line: the kind and where, never a password.
     pub fn describe(&self) -> String {
         match self {

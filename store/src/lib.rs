@@ -38,6 +38,7 @@ pub use error::{Cause, StoreError};
 pub use model::{ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, Registered};
 pub use postgres::{LISTEN_APPLICATION_NAME, NOTIFY_CHANNEL, PostgresConfig};
 pub use secrets::{
-    MAX_SECRETS_FILE_LEN, MIN_API_KEY_CHARS, RECOMMENDED_API_KEY_CHARS, SecretsFile, check_api_key,
+    MAX_SECRETS_FILE_LEN, MIN_API_KEY_CHARS, RECOMMENDED_API_KEY_CHARS, SecretsFile,
+    api_key_from_text, check_api_key,
 };
 pub use store::{BlockingStore, LAST_SEEN_INTERVAL_SECS, Store, StoreConfig};

@@ -54,6 +54,18 @@ pub fn check_api_key(key: &ApiKey, source: &str) -> Result<Option<String>, Confi
     Ok(None)
 }
 
+/// The full API key from its text (an environment variable's value, say): the rules of
+/// [`ApiKey::from_text`], then [`check_api_key`]. Returns the key and the warning to print,
+/// if any; `source` names the variable in the messages, which never show the key.
+pub fn api_key_from_text(
+    text: &str,
+    source: &str,
+) -> Result<(ApiKey, Option<String>), ConfigError> {
+    let key = ApiKey::from_text(text).map_err(|e| ConfigError(format!("{source}: {e}")))?;
+    let warning = check_api_key(&key, source)?;
+    Ok((key, warning))
+}
+
 /// What a secrets file holds. Its `Debug` shows fingerprints only.
 pub struct SecretsFile {
     /// The primary secret.
