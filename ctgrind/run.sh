@@ -154,7 +154,7 @@ memcheck() {
     echo "ctgrind: --- memcheck: $label"
     valgrind --tool=memcheck --error-limit=no --num-callers=40 --read-inline-info=yes \
         --suppressions="$supp" --show-error-list=yes --log-file="$vlog" \
-        "$target/release/fwtoken-ctgrind" "$@" || status=$?
+        "$target/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}release/fwtoken-ctgrind" "$@" || status=$?
     summarize "$vlog"
     unused=$(comm -23 <(grep -o 'declassify:[^ ]*' "$supp" | sort -u) \
         <(grep -o 'used_suppression: *[0-9]* declassify:[^ ]*' "$vlog" | grep -o 'declassify:.*' | sort -u) |
