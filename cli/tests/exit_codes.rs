@@ -18,6 +18,7 @@
 )]
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_fwtoken");
@@ -576,4 +577,95 @@ fn the_help_states_the_contract() {
         help.contains("An empty environment variable counts as unset"),
         "{help}"
     );
+}
+
+/// The secrets file's rules through the command: a regular file of the reader's, private;
+/// a full API key of at least 16 characters (a warning under 32). Exit 2 otherwise, and the
+/// secrets are never printed.
+#[cfg(unix)]
+#[test]
+fn the_secrets_file_must_be_a_private_regular_file_of_the_reader() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secrets");
+    let write = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    let fingerprint = |p: &Path| {
+        run(
+            &[
+                "secret",
+                "fingerprint",
+                "--secrets-file",
+                p.to_str().unwrap(),
+            ],
+            &[],
+        )
+    };
+    write(&format!("primary = {SECRET}\n"));
+    let o = fingerprint(&path);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let o = fingerprint(&link);
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).contains("symbolic link"), "{}", err(&o));
+
+    let o = fingerprint(dir.path());
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).contains("not a regular file"), "{}", err(&o));
+
+    let fifo = dir.path().join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = fingerprint(&fifo);
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).contains("not a regular file"), "{}", err(&o));
+
+    // Another user's file: refused whatever its mode (as root: a file given to nobody;
+    // as anyone else: root's /etc/passwd).
+    let other = if made_by_root(dir.path()) {
+        std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+        path.clone()
+    } else {
+        Path::new("/etc/passwd").to_path_buf()
+    };
+    let o = fingerprint(&other);
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).contains("owned by uid"), "{}", err(&o));
+    assert!(!err(&o).contains(SECRET));
+    if other == path {
+        std::os::unix::fs::chown(&path, Some(0), None).unwrap();
+    }
+
+    // The full API key.
+    write(&format!("primary = {SECRET}\napi_key = abc\n"));
+    let o = fingerprint(&path);
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).contains("at least 16 characters"), "{}", err(&o));
+    write(&format!(
+        "primary = {SECRET}\napi_key = twenty characters!!!\n"
+    ));
+    let o = fingerprint(&path);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(
+        err(&o).contains("warning: api_key in the secrets file is short"),
+        "{}",
+        err(&o)
+    );
+    assert!(!err(&o).contains("twenty characters!!!"), "{}", err(&o));
+}
+
+/// True when the directory `dir` (made by this process) belongs to root: the tests run as
+/// root.
+#[cfg(unix)]
+fn made_by_root(dir: &Path) -> bool {
+    std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(dir).unwrap()) == 0
 }
