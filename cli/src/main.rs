@@ -34,9 +34,11 @@ use common::{CliError, CliResult, SecretSource};
 use fwtoken_store::StoreUrl;
 
 const AFTER_HELP: &str = "\
-Secrets: FWTOKEN_SECRET, FWTOKEN_BACKUP_SECRET (environment), or --secrets-file PATH.
+Secrets: FWTOKEN_SECRET, FWTOKEN_BACKUP_SECRET (environment), or --secrets-file PATH (a
+regular file of yours, mode 600).
 State: --store sqlite:PATH | postgres://... (or FWTOKEN_STORE); without it nothing is
-recorded and the store commands (list, revoke, user, store) are unavailable.
+recorded and the store commands (list, revoke, user, store) are unavailable. A SQLite
+file must exist: only `fwtoken store migrate` creates one. Passwords are never printed.
 Edgecast keys: FWTOKEN_EDGE_KEY, FWTOKEN_EDGE_BACKUP_KEY. Fernet keys: FWTOKEN_FERNET_KEY,
 FWTOKEN_FERNET_BACKUP_KEY (environment only).
 Durations: ISO 8601 (PT30M) or short forms (30m, 1h, 45s, 2d, 1w). Times: RFC 3339.

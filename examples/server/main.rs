@@ -82,15 +82,16 @@ usage: server [--listen ADDR] [--trust-proxy] [--public-host HOST] [--secrets-fi
                         against (default: the listen address); the Host header never is
   --secrets-file PATH   primary, backup secret and API key from a file only its owner can
                         read (also FWTOKEN_SECRETS_FILE); re-read on SIGHUP
-  --store URL           sqlite:PATH, postgres://... or memory (also FWTOKEN_STORE; default
-                        sqlite:fwtoken-server.sqlite in the current directory)
+  --store URL           sqlite:PATH, postgres://..., PostgreSQL key=value pairs or memory
+                        (also FWTOKEN_STORE; default sqlite:fwtoken-server.sqlite in the
+                        current directory); a missing SQLite file is created (mode 600)
   --allow-login-token-reuse
                         accept a login token more than once (default: once only, so a
                         leaked lt= URL cannot be replayed)
 
 Environment: FWTOKEN_SECRET, FWTOKEN_BACKUP_SECRET, FWTOKEN_API_KEY, FWTOKEN_OWNER,
 FWTOKEN_EDGE_KEY, FWTOKEN_EDGE_BACKUP_KEY, FWTOKEN_DEMO_PASSWORD, FWTOKEN_SECRETS_FILE,
-FWTOKEN_STORE.";
+FWTOKEN_STORE. An empty variable is the same as an unset one.";
 
 struct Options {
     listen: SocketAddr,
