@@ -24,6 +24,7 @@ mod fernet;
 mod id;
 mod identity;
 mod keyring;
+mod keytext;
 mod login;
 mod net;
 mod payload;

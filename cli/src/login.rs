@@ -7,7 +7,7 @@ use fwtoken::{LoginPolicy, LoginToken};
 use serde_json::json;
 
 use crate::Ctx;
-use crate::common::{CliError, CliResult, now, parse_duration, rfc3339};
+use crate::common::{CliResult, issue_error, now, parse_duration, rfc3339};
 
 /// `fwtoken login ...`
 #[derive(Subcommand, Debug)]
@@ -89,7 +89,7 @@ fn issue(a: Issue, ctx: &Ctx) -> CliResult {
     } else {
         b.issue(&ring, now)
     }
-    .map_err(|e| CliError::Usage(e.to_string()))?;
+    .map_err(issue_error)?;
     match a.url {
         Some(base) => println!("{}", fwtoken::login_url(&base, &token)),
         None => println!("{token}"),

@@ -9,8 +9,8 @@ use crate::common::{CliResult, now, store_error};
 /// `fwtoken store ...`
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
-    /// Create the tables or bring them up to date (opening a store does it; this only
-    /// opens it and says so).
+    /// Create the store (a SQLite file is created, mode 600) or bring its tables up to
+    /// date; the only command that creates a missing SQLite file.
     Migrate,
     /// Delete expired API-token rows and used login-token digests; prints how many.
     Purge {
@@ -21,7 +21,12 @@ pub enum Cmd {
 }
 
 pub fn run(cmd: Cmd, ctx: &Ctx) -> CliResult {
-    let store = ctx.require_store()?;
+    // `migrate` creates a SQLite store that does not exist yet; `purge` needs one.
+    let store = match cmd {
+        Cmd::Migrate => ctx.create_store()?,
+        Cmd::Purge { .. } => ctx.require_store()?,
+    };
+    // From the parsed URL, password replaced: never the text given.
     let shown = ctx.store.as_ref().map(|s| s.describe()).unwrap_or_default();
     match cmd {
         Cmd::Migrate => {

@@ -750,7 +750,21 @@ fn store_commands_on_postgres_print_json_and_exit_as_documented() {
         .unwrap()
         .as_nanos()
         .to_string();
-    store_commands(&url, &tag);
+    store_commands(&own_schema(&url, "cli_store"), &tag);
+}
+
+/// The PostgreSQL URL with a schema of this test's own (created and migrated here with
+/// fwtoken-store), chosen by `search_path`: the shared test database may hold tables of
+/// other builds in its default schema.
+fn own_schema(url: &str, name: &str) -> String {
+    let schema = format!("{name}_{}", std::process::id());
+    let pg = fwtoken_store::PostgresConfig::new(url)
+        .unwrap()
+        .schema(&schema)
+        .unwrap();
+    drop(fwtoken_store::BlockingStore::postgres(pg, fwtoken_store::StoreConfig::new()).unwrap());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
 }
 
 #[test]
@@ -789,12 +803,14 @@ fn api_list_on_postgres_prints_a_users_tokens() {
         .unwrap()
         .as_nanos()
         .to_string();
-    api_list(&url, &tag);
+    api_list(&own_schema(&url, "cli_api_list"), &tag);
 }
 
 /// `api list --user NAME` against `store`: every spelling of one identity, oldest issue
 /// first, revoked and expired tokens marked, other users left out.
 fn api_list(store: &str, tag: &str) {
+    // A SQLite file is created by `store migrate` only.
+    json(&with_store(store, &["store", "migrate"]));
     // Two spellings of one account (this site names no domains of its own).
     let erin = format!("erin{tag}@corp");
     let erin_upper = format!("CORP\\ERIN{tag}");

@@ -20,9 +20,16 @@
 //! | `FWTOKEN_SECRETS_FILE` | as `--secrets-file` |
 //! | `FWTOKEN_STORE` | as `--store`: `sqlite:PATH` (default `sqlite:fwtoken-server.sqlite`), `postgres://...`, `memory` |
 //!
+//! An empty variable is the same as an unset one (as in the `fwtoken` command). A full API
+//! key under 16 characters is refused, under 32 accepted with a warning.
+//!
 //! Or the secrets come from a file (`--secrets-file PATH`: `primary = ...`, `backup =
-//! ...`, `api_key = ...`, readable by its owner only), re-read on `SIGHUP`: the key ring
-//! and the API key are swapped atomically while requests continue.
+//! ...`, `api_key = ...`; a regular file owned by the user the server runs as, readable by
+//! that user only), re-read on `SIGHUP`: the key ring and the API key are swapped
+//! atomically while requests continue.
+//!
+//! The store is printed without its password (`store: postgres://fw:***@db:5432/fw`); a
+//! SQLite store that does not exist yet is created (mode 600) and the server says so.
 //!
 //! ```text
 //! cargo run --example server --all-features                  # listens on 127.0.0.1:8080
@@ -53,7 +60,7 @@ use fwtoken::time::OffsetDateTime;
 use fwtoken::{ApiKey, CacheLink, EdgeKey, EdgeKeyRing, EdgeParams, KeyRing, LoginToken, Secret};
 
 use app::{AppState, Config, Log, UserTable};
-use fwtoken_store::{SecretsFile, Store, StoreConfig, StoreUrl};
+use fwtoken_store::{SecretsFile, Store, StoreConfig, StoreUrl, api_key_from_text};
 
 /// The store when neither `--store` nor `FWTOKEN_STORE` names one: a SQLite file in the
 /// current directory, so sessions survive a restart with no configuration.
@@ -75,15 +82,16 @@ usage: server [--listen ADDR] [--trust-proxy] [--public-host HOST] [--secrets-fi
                         against (default: the listen address); the Host header never is
   --secrets-file PATH   primary, backup secret and API key from a file only its owner can
                         read (also FWTOKEN_SECRETS_FILE); re-read on SIGHUP
-  --store URL           sqlite:PATH, postgres://... or memory (also FWTOKEN_STORE; default
-                        sqlite:fwtoken-server.sqlite in the current directory)
+  --store URL           sqlite:PATH, postgres://..., PostgreSQL key=value pairs or memory
+                        (also FWTOKEN_STORE; default sqlite:fwtoken-server.sqlite in the
+                        current directory); a missing SQLite file is created (mode 600)
   --allow-login-token-reuse
                         accept a login token more than once (default: once only, so a
                         leaked lt= URL cannot be replayed)
 
 Environment: FWTOKEN_SECRET, FWTOKEN_BACKUP_SECRET, FWTOKEN_API_KEY, FWTOKEN_OWNER,
 FWTOKEN_EDGE_KEY, FWTOKEN_EDGE_BACKUP_KEY, FWTOKEN_DEMO_PASSWORD, FWTOKEN_SECRETS_FILE,
-FWTOKEN_STORE.";
+FWTOKEN_STORE. An empty variable is the same as an unset one.";
 
 struct Options {
     listen: SocketAddr,
@@ -98,10 +106,8 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     let mut listen: SocketAddr = "127.0.0.1:8080".parse().map_err(|_| "default address")?;
     let mut trust_proxy = false;
     let mut public_host = None;
-    let mut secrets_file = env("FWTOKEN_SECRETS_FILE")?
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from);
-    let mut store = env("FWTOKEN_STORE")?.filter(|s| !s.is_empty());
+    let mut secrets_file = env("FWTOKEN_SECRETS_FILE")?.map(PathBuf::from);
+    let mut store = env("FWTOKEN_STORE")?;
     let mut allow_login_token_reuse = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -145,13 +151,10 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     }))
 }
 
-/// An environment variable; `None` when unset. The value is never echoed in errors.
+/// An environment variable; `None` when unset or empty (the `fwtoken` command's rule,
+/// `fwtoken_store::env_var`). The value is never echoed in errors.
 fn env(var: &str) -> Result<Option<String>, String> {
-    match std::env::var(var) {
-        Ok(v) => Ok(Some(v)),
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{var} is not valid UTF-8")),
-    }
+    fwtoken_store::env_var(var).map_err(|e| e.to_string())
 }
 
 fn secret(var: &str) -> Result<Option<Secret>, String> {
@@ -169,9 +172,18 @@ fn edge_key(var: &str) -> Result<Option<EdgeKey>, String> {
 /// The configuration, and whether the ring is a throwaway one.
 fn config_from_env(options: &Options, store: Store) -> Result<(Config, bool), String> {
     let mut rng = fwtoken::os_rng();
-    let mut api_key = env("FWTOKEN_API_KEY")?
-        .map(|t| ApiKey::from_text(&t).map_err(|e| format!("FWTOKEN_API_KEY: {e}")))
-        .transpose()?;
+    // The full API key: refused under 16 characters, a warning under 32.
+    let mut api_key: Option<ApiKey> = match env("FWTOKEN_API_KEY")? {
+        Some(text) => {
+            let (key, warning) =
+                api_key_from_text(&text, "FWTOKEN_API_KEY").map_err(|e| e.to_string())?;
+            if let Some(w) = warning {
+                eprintln!("{w}");
+            }
+            Some(key)
+        }
+        None => None,
+    };
     let from_file = match &options.secrets_file {
         Some(path) => {
             for var in ["FWTOKEN_SECRET", "FWTOKEN_BACKUP_SECRET", "FWTOKEN_API_KEY"] {
@@ -182,8 +194,8 @@ fn config_from_env(options: &Options, store: Store) -> Result<(Config, bool), St
                 }
             }
             let file = SecretsFile::read(path).map_err(|e| e.to_string())?;
-            if file.primary.is_weak() {
-                eprintln!("warning: the primary secret in the secrets file is weak");
+            for warning in file.warnings() {
+                eprintln!("{warning}");
             }
             api_key = file.api_key.clone();
             Some(file.ring().map_err(|e| e.to_string())?)
@@ -305,6 +317,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let created = options.store.is_missing_sqlite();
     let store = match open_store(&options.store).await {
         Ok(s) => s,
         Err(msg) => {
@@ -312,7 +325,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // From the parsed URL, with the password replaced: never the text given.
     println!("store: {}", options.store.describe());
+    if created {
+        eprintln!(
+            "note: the store did not exist: created {} (empty, mode 600)",
+            options.store.describe()
+        );
+    }
     let (config, throwaway) = match config_from_env(&options, store) {
         Ok(c) => c,
         Err(msg) => {
@@ -364,8 +384,11 @@ fn reload_on_sighup(state: AppState, path: Option<PathBuf>) -> std::io::Result<(
                 eprintln!("fwtoken-server: note SIGHUP without --secrets-file: nothing to reload");
                 continue;
             };
-            match SecretsFile::read(path).and_then(|f| Ok((f.ring()?, f.api_key))) {
-                Ok((ring, api_key)) => {
+            match SecretsFile::read(path).and_then(|f| Ok((f.ring()?, f.warnings(), f.api_key))) {
+                Ok((ring, warnings, api_key)) => {
+                    for w in warnings {
+                        eprintln!("fwtoken-server: {w}");
+                    }
                     let primary = ring.primary().fingerprint();
                     let backup = ring.backup().map(|b| b.fingerprint());
                     state.replace_secrets(ring, api_key);
@@ -392,7 +415,8 @@ fn reload_on_sighup(_state: AppState, _path: Option<PathBuf>) -> std::io::Result
     Ok(())
 }
 
-/// Opens (and migrates) the store, with the cache and housekeeping a server wants.
+/// Opens (and migrates) the store, with the cache and housekeeping a server wants; a
+/// SQLite file that does not exist is created (mode 600).
 async fn open_store(url: &StoreUrl) -> Result<Store, String> {
     Store::open(url, StoreConfig::new())
         .await

@@ -25,6 +25,11 @@ pub enum StoreError {
     /// The id is already registered with a different record.
     #[error("the id is already registered with different details")]
     Conflict,
+    /// The SQLite database file does not exist, and the store was opened with
+    /// [`StoreConfig::create_missing`](crate::StoreConfig::create_missing) off: nothing was
+    /// created.
+    #[error("the SQLite database file does not exist")]
+    NotFound,
     /// An argument breaks a rule (the rule is named).
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),

@@ -29,11 +29,16 @@ mod error;
 mod memory;
 mod model;
 mod postgres;
+mod secrets;
 mod sqlite;
 mod store;
 
-pub use config::{ConfigError, MAX_SECRETS_FILE_LEN, SecretsFile, StoreUrl, redact_postgres};
+pub use config::{ConfigError, PostgresTarget, StoreUrl, env_var};
 pub use error::{Cause, StoreError};
 pub use model::{ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, Registered};
 pub use postgres::{LISTEN_APPLICATION_NAME, NOTIFY_CHANNEL, PostgresConfig};
+pub use secrets::{
+    MAX_SECRETS_FILE_LEN, MIN_API_KEY_CHARS, RECOMMENDED_API_KEY_CHARS, SecretsFile,
+    api_key_from_text, check_api_key,
+};
 pub use store::{BlockingStore, LAST_SEEN_INTERVAL_SECS, Store, StoreConfig};

@@ -46,13 +46,39 @@ pub(crate) struct SqliteBackend {
     conns: Arc<Conns>,
 }
 
-fn open_conn(path: &Path) -> Result<Connection, StoreError> {
-    let c = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+/// Creates the database file, empty, readable and writable by its owner only, when it does
+/// not exist (another process may be creating it at the same moment: then it exists).
+/// SQLite creates the WAL and shared-memory files with the database file's permissions
+/// (`os_unix.c`, `findCreateFileMode`, then `fchmod` past the umask), so they are 0600 too.
+#[cfg(unix)]
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        // The umask may have removed bits the owner needs: set them exactly.
+        Ok(f) => f
+            .set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(StoreError::unavailable),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::unavailable(e)),
+    }
+}
+
+#[cfg(not(unix))]
+fn create_private(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
+
+fn open_conn(path: &Path, create: bool) -> Result<Connection, StoreError> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let c = Connection::open_with_flags(path, flags)?;
     c.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String = c.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
@@ -134,12 +160,26 @@ fn rekey(tx: &rusqlite::Transaction<'_>, domains: &SiteDomains) -> Result<(), St
 }
 
 impl SqliteBackend {
-    /// Opens (creating if needed) and migrates the file, recomputing stored identity keys
-    /// with `domains` when their rules changed; blocking.
-    pub(crate) fn open_blocking(path: &Path, domains: &SiteDomains) -> Result<Self, StoreError> {
-        let mut writer = open_conn(path)?;
+    /// Opens and migrates the file, recomputing stored identity keys with `domains` when
+    /// their rules changed; blocking. A missing file is created (0600) when `create`, else
+    /// [`StoreError::NotFound`] and nothing is created.
+    pub(crate) fn open_blocking(
+        path: &Path,
+        create: bool,
+        domains: &SiteDomains,
+    ) -> Result<Self, StoreError> {
+        if create {
+            create_private(path)?;
+        } else if let Err(e) = std::fs::metadata(path) {
+            return Err(if e.kind() == std::io::ErrorKind::NotFound {
+                StoreError::NotFound
+            } else {
+                StoreError::unavailable(e)
+            });
+        }
+        let mut writer = open_conn(path, create)?;
         migrate(&mut writer, domains)?;
-        let reader = open_conn(path)?;
+        let reader = open_conn(path, create)?;
         Ok(Self {
             conns: Arc::new(Conns {
                 writer: Mutex::new(writer),

@@ -32,6 +32,7 @@ pub struct StoreConfig {
     max_stale: Duration,
     purge_every: Option<Duration>,
     purge_batch: usize,
+    create_missing: bool,
 }
 
 impl Default for StoreConfig {
@@ -43,6 +44,7 @@ impl Default for StoreConfig {
             max_stale: Duration::from_secs(5),
             purge_every: Some(Duration::from_secs(60)),
             purge_batch: 1000,
+            create_missing: true,
         }
     }
 }
@@ -96,6 +98,16 @@ impl StoreConfig {
     #[must_use]
     pub fn purge_batch(mut self, rows: usize) -> Self {
         self.purge_batch = rows.max(1);
+        self
+    }
+
+    /// Whether a SQLite store whose file does not exist is created (the default; mode 0600,
+    /// whatever the umask) or refused with [`StoreError::NotFound`], creating nothing: a
+    /// program that only reads or revokes should not turn a mistyped path into a new, empty
+    /// store.
+    #[must_use]
+    pub fn create_missing(mut self, on: bool) -> Self {
+        self.create_missing = on;
         self
     }
 }
@@ -162,19 +174,23 @@ impl Store {
         Self::start(Arc::new(MemoryBackend::default()), config).await
     }
 
-    /// A store in the SQLite file at `path` (created and migrated if needed). Several
-    /// processes may open the same file.
+    /// A store in the SQLite file at `path` (created if missing, unless
+    /// [`StoreConfig::create_missing`] is off, and migrated). The database and its WAL and
+    /// shared-memory files are created readable by their owner only. Several processes may
+    /// open the same file.
     ///
     /// Opening recomputes the stored identity keys, with `config`'s site domains, when the
     /// file was written by a release with older identity rules
     /// ([`fwtoken::IDENTITY_KEY_VERSION`]).
     pub async fn sqlite(path: impl AsRef<Path>, config: StoreConfig) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
+        let create = config.create_missing;
         let domains = config.domains.clone();
-        let backend =
-            tokio::task::spawn_blocking(move || SqliteBackend::open_blocking(&path, &domains))
-                .await
-                .map_err(StoreError::unavailable)??;
+        let backend = tokio::task::spawn_blocking(move || {
+            SqliteBackend::open_blocking(&path, create, &domains)
+        })
+        .await
+        .map_err(StoreError::unavailable)??;
         Self::start(Arc::new(backend), config).await
     }
 
