@@ -11,16 +11,25 @@ use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{AsyncMessage, Client, Connection, NoTls, Socket};
 
 use crate::backend::{
-    ApiRow, Backend, BoxFut, DeviceRow, PURGE_GRACE_SECS, Status, TOMBSTONE_EXPIRES,
-    UNKNOWN_ID_KEY, VersionSink, Written,
+    ApiRow, Backend, BoxFut, ChangeRow, ChangeSnapshot, DeviceRow, ImportOutcome, Kind,
+    LogRetention, PURGE_GRACE_SECS, Status, TOMBSTONE_EXPIRES, UNKNOWN_ID_KEY, VersionSink,
+    Written,
 };
 use crate::error::StoreError;
 use crate::model::{
-    ApiSelector, ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, Registered, from_secs, id16,
+    ApiSelector, ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, ImportRefusal, Registered,
+    from_secs, id16,
 };
 
-/// The migrations, in order; the number is the schema version.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+/// The migrations; the number is the schema version (see `crate::migrate`: each number not
+/// recorded yet is applied, in order, so 2 may come after 3).
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_change_log.sql"),
+    ),
+];
 
 /// The `NOTIFY` channel; the payload is the new version number.
 pub const NOTIFY_CHANNEL: &str = "fwtoken_version";
@@ -196,25 +205,18 @@ impl PostgresBackend {
                  version bigint PRIMARY KEY, applied_at bigint NOT NULL)",
         )
         .await?;
-        let have: i64 = tx
-            .query_one(
-                "SELECT coalesce(max(version), 0)::bigint FROM fwtoken_migrations",
-                &[],
-            )
+        let have: Vec<i64> = tx
+            .query("SELECT version FROM fwtoken_migrations", &[])
             .await?
-            .try_get(0)?;
-        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
-        if have > newest {
-            return Err(StoreError::Corrupt(
-                "the database schema is newer than this build",
-            ));
-        }
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        for (v, sql) in MIGRATIONS.iter().filter(|m| m.0 > have) {
+        for (v, sql) in crate::migrate::pending(MIGRATIONS, &have)? {
             tx.batch_execute(sql).await?;
             tx.execute(
                 "INSERT INTO fwtoken_migrations (version, applied_at) VALUES ($1, $2)",
-                &[v, &now],
+                &[&v, &now],
             )
             .await?;
         }
@@ -223,17 +225,47 @@ impl PostgresBackend {
     }
 }
 
-/// Bumps the version under its row lock and notifies, inside the caller's transaction.
-async fn bump(tx: &deadpool_postgres::Transaction<'_>) -> Result<u64, StoreError> {
+/// Bumps the version (with a new random stamp) under its row lock, logs `ids` as made
+/// inactive at it and notifies, in one statement inside the caller's transaction: the one
+/// way a version moves. The row lock is held until the transaction ends, so versions
+/// commit in order. `ids` is never empty.
+async fn bump(
+    tx: &deadpool_postgres::Transaction<'_>,
+    kind: Kind,
+    ids: &[[u8; 16]],
+    now: i64,
+) -> Result<u64, StoreError> {
+    if ids.is_empty() {
+        return Err(StoreError::InvalidArgument(
+            "a version bump logs at least one id",
+        ));
+    }
     let st = tx
         .prepare_cached(
-            "WITH v AS (UPDATE fwtoken_version SET version = version + 1 WHERE id = 1
-                        RETURNING version)
+            "WITH v AS (UPDATE fwtoken_version
+                        SET version = version + 1,
+                            stamp = floor(random() * 9007199254740992)::bigint
+                        WHERE id = 1 RETURNING version, stamp),
+                  logged AS (INSERT INTO fwtoken_changes (version, stamp, kind, id, at)
+                             SELECT v.version, v.stamp, $2, x, $3
+                             FROM v, unnest($4::bytea[]) AS x
+                             ON CONFLICT DO NOTHING)
              SELECT version, pg_notify($1, version::text) FROM v",
         )
         .await?;
-    let v: i64 = tx.query_one(&st, &[&NOTIFY_CHANNEL]).await?.try_get(0)?;
+    let ids: Vec<&[u8]> = ids.iter().map(|id| &id[..]).collect();
+    let v: i64 = tx
+        .query_one(&st, &[&NOTIFY_CHANNEL, &kind.code(), &now, &ids])
+        .await?
+        .try_get(0)?;
     u64::try_from(v).map_err(|_| StoreError::Corrupt("negative version"))
+}
+
+/// The ids a `RETURNING` statement gives.
+fn ids_of(rows: &[tokio_postgres::Row]) -> Result<Vec<[u8; 16]>, StoreError> {
+    rows.iter()
+        .map(|r| id16(r.try_get::<_, &[u8]>(0)?))
+        .collect()
 }
 
 fn version_u64(v: i64) -> Result<u64, StoreError> {
@@ -264,6 +296,122 @@ async fn existing_device(c: &Client, row: &DeviceRow) -> Result<Written<Register
     }
 }
 
+/// Takes the per-user advisory locks of `keys`, in the order of their lock keys (so two
+/// callers never wait on each other in a cycle).
+async fn lock_users(
+    tx: &deadpool_postgres::Transaction<'_>,
+    keys: &[&str],
+) -> Result<(), StoreError> {
+    tx.execute(
+        "SELECT count(pg_advisory_xact_lock(h))
+         FROM (SELECT DISTINCT hashtextextended(k, $2) AS h FROM unnest($1::text[]) AS k
+               ORDER BY h) AS locks",
+        &[&keys, &USER_LOCK_SEED],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Registers one device with its user's lock held: the cap checked, least recently seen
+/// devices revoked under the evict policy (not logged: the caller bumps). `None` when the
+/// id was inserted meanwhile under another user's lock: the caller rolls back and reads
+/// the row.
+async fn register_locked(
+    tx: &deadpool_postgres::Transaction<'_>,
+    row: &DeviceRow,
+    limit: DeviceLimit,
+    now: i64,
+) -> Result<Option<ImportOutcome>, StoreError> {
+    // After the lock, in a new statement (a new snapshot under READ COMMITTED).
+    let st = tx
+        .prepare_cached(
+            "SELECT d.device_id IS NOT NULL, d.user_name, d.issued_at, d.revoked_at,
+                    (SELECT count(*) FROM fwtoken_devices
+                     WHERE user_key = $2 AND revoked_at IS NULL)
+             FROM (SELECT 1) AS one LEFT JOIN fwtoken_devices d ON d.device_id = $1",
+        )
+        .await?;
+    let r = tx.query_one(&st, &[&&row.id[..], &row.key]).await?;
+    if r.try_get::<_, bool>(0)? {
+        let (user, issued, revoked): (String, i64, Option<i64>) =
+            (r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+        return Ok(Some(classify(row, &user, issued, revoked)));
+    }
+    let held: i64 = r.try_get(4)?;
+    let held = usize::try_from(held).map_err(|_| StoreError::Corrupt("negative count"))?;
+    let mut evicted = Vec::new();
+    if held >= limit.max {
+        if limit.policy == CapPolicy::Refuse || limit.max == 0 {
+            return Ok(Some(Err(ImportRefusal::DeviceLimit)));
+        }
+        let n = i64::try_from(held + 1 - limit.max).unwrap_or(i64::MAX);
+        let rows = tx
+            .query(
+                "UPDATE fwtoken_devices SET revoked_at = $3 WHERE device_id IN
+                     (SELECT device_id FROM fwtoken_devices
+                      WHERE user_key = $1 AND revoked_at IS NULL
+                      ORDER BY coalesce(last_seen, issued_at), issued_at, seq LIMIT $2)
+                 RETURNING device_id, coalesce(last_seen, issued_at), issued_at, seq",
+                &[&row.key, &n, &now],
+            )
+            .await?;
+        let mut order = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id = id16(r.try_get::<_, &[u8]>(0)?)?;
+            order.push((
+                r.try_get::<_, i64>(1)?,
+                r.try_get::<_, i64>(2)?,
+                r.try_get::<_, i64>(3)?,
+                id,
+            ));
+        }
+        // RETURNING has no order: least recently seen first, as the selection was.
+        order.sort_unstable();
+        evicted = order
+            .into_iter()
+            .map(|(_, _, _, id)| DeviceId::from_bytes(id))
+            .collect();
+    }
+    let inserted = tx
+        .execute(
+            "INSERT INTO fwtoken_devices (device_id, user_key, user_name, issued_at)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (device_id) DO NOTHING",
+            &[&&row.id[..], &row.key, &row.user, &row.issued],
+        )
+        .await?;
+    Ok((inserted > 0).then_some(Ok(Registered::New { evicted })))
+}
+
+/// What registering `row` means for an id already stored as (`user`, `issued`, `revoked`).
+fn classify(row: &DeviceRow, user: &str, issued: i64, revoked: Option<i64>) -> ImportOutcome {
+    if revoked.is_some() {
+        Err(ImportRefusal::Revoked)
+    } else if user == row.user && issued == row.issued {
+        Ok(Registered::AlreadyRegistered)
+    } else {
+        Err(ImportRefusal::Conflict)
+    }
+}
+
+fn refusal_error(r: ImportRefusal, limit: DeviceLimit) -> StoreError {
+    match r {
+        ImportRefusal::DeviceLimit => StoreError::DeviceLimit { max: limit.max },
+        ImportRefusal::Revoked => StoreError::Revoked,
+        _ => StoreError::Conflict,
+    }
+}
+
+/// The evicted ids of import outcomes.
+fn evicted_ids(out: &[ImportOutcome]) -> Vec<[u8; 16]> {
+    out.iter()
+        .filter_map(|r| match r {
+            Ok(Registered::New { evicted }) => Some(evicted.iter().map(|d| d.to_bytes())),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
 impl PostgresBackend {
     async fn register_device(
         &self,
@@ -273,68 +421,77 @@ impl PostgresBackend {
     ) -> Result<Written<Registered>, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, $2))",
-            &[&row.key, &USER_LOCK_SEED],
-        )
-        .await?;
-        // After the lock, in a new statement (a new snapshot under READ COMMITTED).
-        let r = tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM fwtoken_devices WHERE device_id = $1),
-                        (SELECT count(*) FROM fwtoken_devices
-                         WHERE user_key = $2 AND revoked_at IS NULL)",
-                &[&&row.id[..], &row.key],
-            )
-            .await?;
-        let (known, held): (bool, i64) = (r.try_get(0)?, r.try_get(1)?);
-        if known {
-            drop(tx);
-            return existing_device(&client, &row).await;
-        }
-        let held = usize::try_from(held).map_err(|_| StoreError::Corrupt("negative count"))?;
-        let mut evicted = Vec::new();
-        if held >= limit.max {
-            if limit.policy == CapPolicy::Refuse || limit.max == 0 {
-                return Err(StoreError::DeviceLimit { max: limit.max });
-            }
-            let n = i64::try_from(held + 1 - limit.max).unwrap_or(i64::MAX);
-            let rows = tx
-                .query(
-                    "SELECT device_id FROM fwtoken_devices WHERE user_key = $1 AND revoked_at IS NULL
-                     ORDER BY coalesce(last_seen, issued_at), issued_at, seq LIMIT $2",
-                    &[&row.key, &n],
-                )
-                .await?;
-            for r in rows {
-                let id: Vec<u8> = r.try_get(0)?;
-                tx.execute(
-                    "UPDATE fwtoken_devices SET revoked_at = $2 WHERE device_id = $1",
-                    &[&id, &now],
-                )
-                .await?;
-                evicted.push(DeviceId::from_bytes(id16(&id)?));
-            }
-        }
-        let inserted = tx
-            .execute(
-                "INSERT INTO fwtoken_devices (device_id, user_key, user_name, issued_at)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (device_id) DO NOTHING",
-                &[&&row.id[..], &row.key, &row.user, &row.issued],
-            )
-            .await?;
-        if inserted == 0 {
+        lock_users(&tx, &[row.key.as_str()]).await?;
+        let Some(out) = register_locked(&tx, &row, limit, now).await? else {
             // The same id under another user's lock, committed meanwhile: undo evictions.
             tx.rollback().await?;
             return existing_device(&client, &row).await;
+        };
+        let out = out.map_err(|r| refusal_error(r, limit))?;
+        let v = match &out {
+            Registered::New { evicted } if !evicted.is_empty() => {
+                let ids: Vec<[u8; 16]> = evicted.iter().map(|d| d.to_bytes()).collect();
+                Some(bump(&tx, Kind::Device, &ids, now).await?)
+            }
+            _ => None,
+        };
+        tx.commit().await?;
+        Ok((out, v))
+    }
+
+    /// One import batch: all its users locked, then set-based (one read of the ids, one of
+    /// the counts, one insert) unless a record needs an eviction or an id was inserted
+    /// meanwhile, then record by record.
+    async fn import(
+        &self,
+        rows: Vec<DeviceRow>,
+        limit: DeviceLimit,
+        now: i64,
+    ) -> Result<Written<Vec<ImportOutcome>>, StoreError> {
+        let mut client = self.pool.get().await?;
+        let mut keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        {
+            let tx = client.transaction().await?;
+            lock_users(&tx, &keys).await?;
+            if let Some(out) = import_at_once(&tx, &rows, &keys, limit).await? {
+                tx.commit().await?;
+                return Ok((out, None));
+            }
+            tx.rollback().await?;
         }
+        let mut tx = client.transaction().await?;
+        lock_users(&tx, &keys).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let sp = tx.savepoint("fwtoken_import_row").await?;
+            match register_locked(&sp, row, limit, now).await? {
+                Some(r) => {
+                    sp.commit().await?;
+                    out.push(r);
+                }
+                None => {
+                    sp.rollback().await?;
+                    let r = tx
+                        .query_one(
+                            "SELECT user_name, issued_at, revoked_at FROM fwtoken_devices
+                             WHERE device_id = $1",
+                            &[&&row.id[..]],
+                        )
+                        .await?;
+                    out.push(classify(row, r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+                }
+            }
+        }
+        let evicted = evicted_ids(&out);
         let v = if evicted.is_empty() {
             None
         } else {
-            Some(bump(&tx).await?)
+            Some(bump(&tx, Kind::Device, &evicted, now).await?)
         };
         tx.commit().await?;
-        Ok((Registered::New { evicted }, v))
+        Ok((out, v))
     }
 
     async fn status(&self, sql: &str, id: [u8; 16]) -> Result<(Status, u64), StoreError> {
@@ -355,17 +512,24 @@ impl PostgresBackend {
         Ok((status, version_u64(version)?))
     }
 
+    /// Runs a revocation that returns the ids it revoked; bumps and logs them.
     async fn write_bumped(
         &self,
+        kind: Kind,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<Written<usize>, StoreError> {
+        now: i64,
+    ) -> Result<Written<Vec<[u8; 16]>>, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let n = tx.execute(sql, params).await?;
-        let v = if n > 0 { Some(bump(&tx).await?) } else { None };
+        let ids = ids_of(&tx.query(sql, params).await?)?;
+        let v = if ids.is_empty() {
+            None
+        } else {
+            Some(bump(&tx, kind, &ids, now).await?)
+        };
         tx.commit().await?;
-        Ok((usize::try_from(n).unwrap_or(usize::MAX), v))
+        Ok((ids, v))
     }
 
     /// Revokes one id in one statement: an active row becomes revoked (true); an id never
@@ -376,6 +540,7 @@ impl PostgresBackend {
     /// refused, never missed.
     async fn revoke_one(
         &self,
+        kind: Kind,
         sql: &str,
         id: [u8; 16],
         now: i64,
@@ -388,7 +553,7 @@ impl PostgresBackend {
             None => false,
         };
         let v = if was_active {
-            Some(bump(&tx).await?)
+            Some(bump(&tx, kind, &[id], now).await?)
         } else {
             None
         };
@@ -511,6 +676,185 @@ impl PostgresBackend {
             .await?;
         Ok(usize::try_from(a + l).unwrap_or(usize::MAX))
     }
+
+    /// The version row and the change log above `after`, in one statement (one snapshot).
+    async fn changes(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<ChangeSnapshot, StoreError> {
+        let client = self.pool.get().await?;
+        let st = client
+            .prepare_cached(
+                "SELECT v.version, v.stamp, v.purged_to, v.purged_stamp,
+                        c.version, c.stamp, c.kind, c.id
+                 FROM fwtoken_version v
+                 LEFT JOIN LATERAL (
+                     (SELECT version, stamp, kind, id FROM fwtoken_changes
+                      WHERE version = $1 AND v.version > $1 LIMIT 1)
+                     UNION ALL
+                     (SELECT version, stamp, kind, id FROM fwtoken_changes
+                      WHERE version > $1 AND version <= v.version ORDER BY version LIMIT $2)
+                 ) AS c ON true
+                 WHERE v.id = 1
+                 ORDER BY c.version NULLS FIRST",
+            )
+            .await?;
+        let after = after
+            .map(i64::try_from)
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("version out of range"))?;
+        let limit = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let rows = client.query(&st, &[&after, &limit]).await?;
+        let first = rows
+            .first()
+            .ok_or(StoreError::Corrupt("the version row is missing"))?;
+        let mut snap = ChangeSnapshot {
+            version: version_u64(first.try_get(0)?)?,
+            stamp: first.try_get(1)?,
+            purged_to: version_u64(first.try_get(2)?)?,
+            purged_stamp: first.try_get(3)?,
+            rows: Vec::with_capacity(rows.len()),
+        };
+        for r in &rows {
+            let Some(version) = r.try_get::<_, Option<i64>>(4)? else {
+                continue;
+            };
+            snap.rows.push(ChangeRow {
+                version: version_u64(version)?,
+                stamp: r.try_get(5)?,
+                kind: Kind::from_code(i64::from(r.try_get::<_, i16>(6)?))?,
+                id: id16(r.try_get::<_, &[u8]>(7)?)?,
+            });
+        }
+        Ok(snap)
+    }
+
+    /// Raises `purged_to` to the newest version beyond `keep` (a short statement on the
+    /// version row, committed first: a mark above the rows still there is always safe),
+    /// then deletes up to `keep.batch` rows at or below it; rows another purger holds are
+    /// skipped, so each is deleted once.
+    async fn purge_log(&self, now: i64, keep: LogRetention) -> Result<usize, StoreError> {
+        let client = self.pool.get().await?;
+        let cut = now.saturating_sub(keep.max_age_secs);
+        let max_rows = i64::try_from(keep.max_rows).unwrap_or(i64::MAX);
+        let target: Option<i64> = client
+            .query_one(
+                "SELECT max(v) FROM (
+                     SELECT max(version) AS v FROM fwtoken_changes WHERE at < $1
+                     UNION ALL
+                     (SELECT version FROM fwtoken_changes
+                      ORDER BY version DESC OFFSET $2 LIMIT 1)) AS candidates",
+                &[&cut, &max_rows],
+            )
+            .await?
+            .try_get(0)?;
+        if let Some(x) = target {
+            client
+                .execute(
+                    "UPDATE fwtoken_version SET purged_to = $1,
+                         purged_stamp = (SELECT stamp FROM fwtoken_changes WHERE version = $1
+                                         LIMIT 1)
+                     WHERE id = 1 AND purged_to < $1
+                       AND EXISTS (SELECT 1 FROM fwtoken_changes WHERE version = $1)",
+                    &[&x],
+                )
+                .await?;
+        }
+        let batch = i64::try_from(keep.batch).unwrap_or(i64::MAX);
+        let n = client
+            .execute(
+                "DELETE FROM fwtoken_changes WHERE (version, kind, id) IN
+                     (SELECT version, kind, id FROM fwtoken_changes
+                      WHERE version <= (SELECT purged_to FROM fwtoken_version WHERE id = 1)
+                      ORDER BY version LIMIT $1 FOR UPDATE SKIP LOCKED)",
+                &[&batch],
+            )
+            .await?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+}
+
+/// An import batch in three statements after the locks, when no record needs an eviction
+/// and no id is inserted meanwhile (`None`: do it record by record).
+async fn import_at_once(
+    tx: &deadpool_postgres::Transaction<'_>,
+    rows: &[DeviceRow],
+    keys: &[&str],
+    limit: DeviceLimit,
+) -> Result<Option<Vec<ImportOutcome>>, StoreError> {
+    use std::collections::HashMap;
+    let ids: Vec<&[u8]> = rows.iter().map(|r| &r.id[..]).collect();
+    let mut stored: HashMap<[u8; 16], (String, i64, Option<i64>)> = HashMap::new();
+    for r in tx
+        .query(
+            "SELECT device_id, user_name, issued_at, revoked_at FROM fwtoken_devices
+             WHERE device_id = ANY($1)",
+            &[&ids],
+        )
+        .await?
+    {
+        stored.insert(
+            id16(r.try_get::<_, &[u8]>(0)?)?,
+            (r.try_get(1)?, r.try_get(2)?, r.try_get(3)?),
+        );
+    }
+    let mut held: HashMap<String, usize> = HashMap::new();
+    for r in tx
+        .query(
+            "SELECT user_key, count(*) FROM fwtoken_devices
+             WHERE user_key = ANY($1) AND revoked_at IS NULL GROUP BY user_key",
+            &[&keys],
+        )
+        .await?
+    {
+        let n: i64 = r.try_get(1)?;
+        held.insert(
+            r.try_get(0)?,
+            usize::try_from(n).map_err(|_| StoreError::Corrupt("negative count"))?,
+        );
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    let mut new: Vec<&DeviceRow> = Vec::new();
+    let mut in_batch: HashMap<[u8; 16], &DeviceRow> = HashMap::new();
+    for row in rows {
+        if let Some(prev) = in_batch.get(&row.id) {
+            out.push(classify(row, &prev.user, prev.issued, None));
+            continue;
+        }
+        if let Some((user, issued, revoked)) = stored.get(&row.id) {
+            out.push(classify(row, user, *issued, *revoked));
+            continue;
+        }
+        let n = held.entry(row.key.clone()).or_insert(0);
+        if *n >= limit.max {
+            if limit.policy == CapPolicy::Refuse || limit.max == 0 {
+                out.push(Err(ImportRefusal::DeviceLimit));
+                continue;
+            }
+            return Ok(None);
+        }
+        *n += 1;
+        in_batch.insert(row.id, row);
+        new.push(row);
+        out.push(Ok(Registered::New {
+            evicted: Vec::new(),
+        }));
+    }
+    let ids: Vec<&[u8]> = new.iter().map(|r| &r.id[..]).collect();
+    let keys: Vec<&str> = new.iter().map(|r| r.key.as_str()).collect();
+    let users: Vec<&str> = new.iter().map(|r| r.user.as_str()).collect();
+    let issued: Vec<i64> = new.iter().map(|r| r.issued).collect();
+    // unnest keeps the order, so `seq` follows the input as single registrations would.
+    let inserted = tx
+        .execute(
+            "INSERT INTO fwtoken_devices (device_id, user_key, user_name, issued_at)
+             SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::int8[])
+             ON CONFLICT (device_id) DO NOTHING",
+            &[&ids, &keys, &users, &issued],
+        )
+        .await?;
+    Ok((usize::try_from(inserted).ok() == Some(new.len())).then_some(out))
 }
 
 impl Backend for PostgresBackend {
@@ -553,6 +897,7 @@ impl Backend for PostgresBackend {
     fn revoke_device(&self, id: [u8; 16], now: i64) -> BoxFut<'_, Written<bool>> {
         Box::pin(async move {
             self.revoke_one(
+                Kind::Device,
                 "INSERT INTO fwtoken_devices (device_id, user_key, user_name, issued_at, revoked_at)
                  VALUES ($1, $3, '', 0, $2)
                  ON CONFLICT (device_id) DO UPDATE SET revoked_at = EXCLUDED.revoked_at
@@ -565,11 +910,14 @@ impl Backend for PostgresBackend {
         })
     }
 
-    fn revoke_user_devices(&self, key: String, now: i64) -> BoxFut<'_, Written<usize>> {
+    fn revoke_user_devices(&self, key: String, now: i64) -> BoxFut<'_, Written<Vec<[u8; 16]>>> {
         Box::pin(async move {
             self.write_bumped(
-                "UPDATE fwtoken_devices SET revoked_at = $2 WHERE user_key = $1 AND revoked_at IS NULL",
+                Kind::Device,
+                "UPDATE fwtoken_devices SET revoked_at = $2 WHERE user_key = $1 AND revoked_at IS NULL
+                 RETURNING device_id",
                 &[&key, &now],
+                now,
             )
             .await
         })
@@ -596,7 +944,7 @@ impl Backend for PostgresBackend {
         &'a self,
         which: ApiSelector<'a>,
         now: i64,
-    ) -> BoxFut<'a, Written<usize>> {
+    ) -> BoxFut<'a, Written<Vec<[u8; 16]>>> {
         Box::pin(async move {
             match which {
                 ApiSelector::Id(id) => {
@@ -608,20 +956,26 @@ impl Backend for PostgresBackend {
                          WHERE fwtoken_api_tokens.revoked_at IS NULL
                          RETURNING (xmax = 0) AS inserted"
                     );
-                    let (was_active, v) = self.revoke_one(&sql, id, now).await?;
-                    Ok((usize::from(was_active), v))
+                    let (was_active, v) = self.revoke_one(Kind::Api, &sql, id, now).await?;
+                    Ok((if was_active { vec![id] } else { Vec::new() }, v))
                 }
                 ApiSelector::UserKey(k) => {
                     self.write_bumped(
-                        "UPDATE fwtoken_api_tokens SET revoked_at = $2 WHERE user_key = $1 AND revoked_at IS NULL",
+                        Kind::Api,
+                        "UPDATE fwtoken_api_tokens SET revoked_at = $2 WHERE user_key = $1 AND revoked_at IS NULL
+                         RETURNING token_id",
                         &[&k, &now],
+                        now,
                     )
                     .await
                 }
                 ApiSelector::App(a) => {
                     self.write_bumped(
-                        "UPDATE fwtoken_api_tokens SET revoked_at = $2 WHERE app = $1 AND revoked_at IS NULL",
+                        Kind::Api,
+                        "UPDATE fwtoken_api_tokens SET revoked_at = $2 WHERE app = $1 AND revoked_at IS NULL
+                         RETURNING token_id",
                         &[&a, &now],
+                        now,
                     )
                     .await
                 }
@@ -656,6 +1010,23 @@ impl Backend for PostgresBackend {
             let v: i64 = client.query_one(&st, &[]).await?.try_get(0)?;
             version_u64(v)
         })
+    }
+
+    fn changes_since(&self, after: Option<u64>, limit: usize) -> BoxFut<'_, ChangeSnapshot> {
+        Box::pin(self.changes(after, limit))
+    }
+
+    fn purge_changes(&self, now: i64, retention: LogRetention) -> BoxFut<'_, usize> {
+        Box::pin(self.purge_log(now, retention))
+    }
+
+    fn import_devices(
+        &self,
+        rows: Vec<DeviceRow>,
+        limit: DeviceLimit,
+        now: i64,
+    ) -> BoxFut<'_, Written<Vec<ImportOutcome>>> {
+        Box::pin(self.import(rows, limit, now))
     }
 
     fn start_listener(&self, sink: VersionSink) -> Option<tokio::task::JoinHandle<()>> {

@@ -101,14 +101,15 @@ impl Db {
             .unwrap()
     }
 
-    /// A store on this database; every call on SQLite and PostgreSQL is a new instance
-    /// (as another server or process would be); memory gives the one store.
+    /// A store on this database; every call is a new instance with a cache of its own (as
+    /// another server or process would be): on memory, another instance on the same
+    /// memory (`Store::new_instance`).
     pub async fn open(&self, config: StoreConfig) -> Store {
         match self {
             Db::Memory(m) => {
                 let existing = m.lock().unwrap().clone();
                 match existing {
-                    Some(s) => s,
+                    Some(s) => s.new_instance(config).await.unwrap(),
                     None => {
                         let s = Store::memory(config).await.unwrap();
                         *m.lock().unwrap() = Some(s.clone());
