@@ -261,39 +261,43 @@ impl Store {
         let mut done = Imported::default();
         for chunk in records.chunks(IMPORT_BATCH) {
             let mut rows = Vec::with_capacity(chunk.len());
-            let mut valid = Vec::with_capacity(chunk.len());
             for r in chunk {
-                if fwtoken::validate_user_name(&r.user).is_err() {
-                    done.refused
-                        .push((r.device_id, ImportRefusal::InvalidUserName));
-                    continue;
+                if fwtoken::validate_user_name(&r.user).is_ok() {
+                    rows.push(DeviceRow {
+                        id: r.device_id.to_bytes(),
+                        user: r.user.clone(),
+                        key: self.user_key(&r.user),
+                        issued: secs(r.issued_at),
+                    });
                 }
-                valid.push(r.device_id);
-                rows.push(DeviceRow {
-                    id: r.device_id.to_bytes(),
-                    user: r.user.clone(),
-                    key: self.user_key(&r.user),
-                    issued: secs(r.issued_at),
-                });
             }
-            if rows.is_empty() {
-                continue;
-            }
-            let (outcomes, v) = self
-                .inner
-                .backend
-                .import_devices(rows, limit, secs(now))
-                .await?;
-            done.batches += 1;
+            let (mut outcomes, v) = if rows.is_empty() {
+                (Vec::new().into_iter(), None)
+            } else {
+                let (o, v) = self
+                    .inner
+                    .backend
+                    .import_devices(rows, limit, secs(now))
+                    .await?;
+                done.batches += 1;
+                (o.into_iter(), v)
+            };
             let before = done.evicted.len();
-            for (id, outcome) in valid.into_iter().zip(outcomes) {
+            for r in chunk {
+                let outcome = if fwtoken::validate_user_name(&r.user).is_err() {
+                    Err(ImportRefusal::InvalidUserName)
+                } else {
+                    outcomes
+                        .next()
+                        .ok_or(StoreError::Corrupt("an import answered fewer records"))?
+                };
                 match outcome {
                     Ok(Registered::New { evicted }) => {
                         done.new += 1;
                         done.evicted.extend(evicted);
                     }
                     Ok(Registered::AlreadyRegistered) => done.already_registered += 1,
-                    Err(why) => done.refused.push((id, why)),
+                    Err(why) => done.refused.push((r.device_id, why)),
                 }
             }
             let evicted = done.evicted.get(before..).unwrap_or_default();

@@ -161,6 +161,8 @@ impl Syncer {
             let mut tick = tokio::time::interval(poll);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let limit = poll.max(Duration::from_secs(1));
+            // The first tick is at once; the store synced as it opened.
+            tick.tick().await;
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}

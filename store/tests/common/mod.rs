@@ -129,6 +129,48 @@ impl Db {
         !matches!(self, Db::Memory(_))
     }
 
+    /// Runs SQL on the database directly, behind the stores' backs (a restore from a
+    /// backup, an older writer): SQLite and PostgreSQL (in the test's schema) only.
+    pub async fn sql(&self, sql: &str) {
+        match self {
+            Db::Memory(_) => panic!("memory has no SQL"),
+            Db::Sqlite(t) => {
+                let (path, sql) = (t.path.clone(), sql.to_owned());
+                tokio::task::spawn_blocking(move || {
+                    let c = rusqlite::Connection::open(path).unwrap();
+                    c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+                    c.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; COMMIT;"))
+                        .unwrap();
+                })
+                .await
+                .unwrap();
+            }
+            Db::Postgres { url, schema } => {
+                let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                let driver = tokio::spawn(conn);
+                client
+                    .batch_execute(&format!(
+                        "SET search_path TO {schema}; BEGIN; {sql}; COMMIT;"
+                    ))
+                    .await
+                    .unwrap();
+                drop(client);
+                let _ = driver.await;
+            }
+        }
+    }
+
+    /// `bytes` as an SQL literal of this database.
+    pub fn blob(&self, bytes: &[u8]) -> String {
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        match self {
+            Db::Postgres { .. } => format!("'\\x{hex}'::bytea"),
+            _ => format!("X'{hex}'"),
+        }
+    }
+
     /// Drops the PostgreSQL schema (the cluster is throwaway anyway).
     pub async fn cleanup(&self) {
         if let Db::Postgres { url, schema } = self
@@ -144,7 +186,38 @@ impl Db {
     }
 }
 
-/// Runs a test body on PostgreSQL, or prints SKIPPED.
+/// The same cases on SQLite and PostgreSQL only: cases that reach into the database with
+/// SQL (memory has no backups and no other writers).
+#[macro_export]
+macro_rules! sql_backend_tests {
+    ($cases:path; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    use $cases as cases;
+                    let db = $crate::common::Db::sqlite(stringify!($name));
+                    cases::$name(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    use $cases as cases;
+                    let test = concat!("postgres::", stringify!($name));
+                    let Some(db) = $crate::common::Db::postgres(test) else { return };
+                    cases::$name(&db).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
+/// Runs a test body on memory, SQLite and PostgreSQL (or prints SKIPPED for the last
+/// without a database).
 #[macro_export]
 macro_rules! backend_tests {
     ($cases:path; $($name:ident),* $(,)?) => {
