@@ -138,11 +138,14 @@ impl PostgresConfig {
         Ok(self)
     }
 
-    /// Connects with TLS (rustls, ring provider); the server certificate is checked
-    /// against `config`'s roots.
+    /// Connects with TLS (rustls, ring provider) and only with TLS: the server
+    /// certificate is checked against `config`'s roots and the host name (or address)
+    /// connected to, and a server that does not offer TLS is refused (`sslmode=require`
+    /// whatever the URL said; without it `tokio-postgres` would fall back to plain text).
     #[cfg(feature = "tls-rustls")]
     #[must_use]
     pub fn tls(mut self, config: rustls::ClientConfig) -> Self {
+        self.pg.ssl_mode(tokio_postgres::config::SslMode::Require);
         self.tls = Tls::Rustls(tokio_postgres_rustls::MakeRustlsConnect::new(config));
         self
     }

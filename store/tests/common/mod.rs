@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use fwtoken_store::{PostgresConfig, Store, StoreConfig};
 
+pub mod cluster;
+
 /// The environment variable naming the PostgreSQL test database.
 pub const PG_ENV: &str = "FWTOKEN_TEST_POSTGRES_URL";
 
