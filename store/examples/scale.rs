@@ -21,7 +21,12 @@
 //! PostgreSQL: `--postgres-url` or `FWTOKEN_TEST_POSTGRES_URL`; the example works in a
 //! schema of its own, dropped at the end. SQLite: a file in the temporary directory,
 //! removed at the end.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
