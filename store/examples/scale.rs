@@ -270,6 +270,13 @@ struct Phase {
     elapsed: Duration,
     stats: StoreStats,
     revocations: usize,
+    /// How long the checks waited for the revoker (one revocation queued at most).
+    waited: Duration,
+    /// Each revocation's time (a durable commit).
+    revoke_times: Vec<Duration>,
+    /// The time of each check the cache did not answer, and the total of the others.
+    miss_times: Vec<Duration>,
+    hit_total: Duration,
 }
 
 impl Phase {
@@ -295,37 +302,59 @@ async fn phase(
     let revoker = if revoke_every > 0 {
         let store = db.open(StoreConfig::new()).await;
         Some(tokio::spawn(async move {
-            let mut n = 0;
+            let mut times = Vec::new();
             while let Some(id) = rx.recv().await {
+                let t = Instant::now();
                 store
                     .revoke_device(&id, OffsetDateTime::now_utc())
                     .await
                     .unwrap();
-                n += 1;
+                times.push(t.elapsed());
             }
-            n
+            times.sort();
+            times
         }))
     } else {
         None
     };
     let started = Instant::now();
+    let mut waited = Duration::ZERO;
+    let (mut miss_times, mut hit_total) = (Vec::new(), Duration::ZERO);
     for i in 0..args.checks {
         let id = set[rng.below(set.len())];
+        let misses = checker.stats().misses;
+        let t = Instant::now();
         checker.is_device_active(&id).await.unwrap();
+        let took = t.elapsed();
+        if checker.stats().misses > misses {
+            miss_times.push(took);
+        } else {
+            hit_total += took;
+        }
         if revoke_every > 0 && (i + 1) % revoke_every == 0 {
-            tx.send(all[rng.below(all.len())]).await.unwrap();
+            let id = all[rng.below(all.len())];
+            if let Err(tokio::sync::mpsc::error::TrySendError::Full(id)) = tx.try_send(id) {
+                let t = Instant::now();
+                tx.send(id).await.unwrap();
+                waited += t.elapsed();
+            }
         }
     }
     let elapsed = started.elapsed();
     drop(tx);
-    let revocations = match revoker {
+    let revoke_times = match revoker {
         Some(r) => r.await.unwrap(),
-        None => 0,
+        None => Vec::new(),
     };
+    miss_times.sort();
     Phase {
         elapsed,
         stats: checker.stats(),
-        revocations,
+        revocations: revoke_times.len(),
+        waited,
+        revoke_times,
+        miss_times,
+        hit_total,
     }
 }
 
@@ -346,6 +375,25 @@ fn mb(b: u64) -> f64 {
 
 fn print_phase(name: &str, args: &Args, p: &Phase) {
     let s = &p.stats;
+    println!(
+        "{name:<16} time: {:.2} s in {} misses (p50 {:.1} µs, p99 {:.1} µs), {:.2} s in {} hits ({:.2} µs each)",
+        p.miss_times.iter().sum::<Duration>().as_secs_f64(),
+        p.miss_times.len(),
+        us(percentile(&p.miss_times, 0.5)),
+        us(percentile(&p.miss_times, 0.99)),
+        p.hit_total.as_secs_f64(),
+        s.hits,
+        us(p.hit_total) / s.hits.max(1) as f64
+    );
+    if p.revocations > 0 {
+        println!(
+            "{name:<16} revocations: p50 {:.2} ms, p99 {:.2} ms each; the checks waited {:.2} s of {:.2} s for the revoker",
+            percentile(&p.revoke_times, 0.5).as_secs_f64() * 1e3,
+            percentile(&p.revoke_times, 0.99).as_secs_f64() * 1e3,
+            p.waited.as_secs_f64(),
+            p.elapsed.as_secs_f64()
+        );
+    }
     println!(
         "{name:<16} {:>9.0} checks/s  hit rate {:>6.2} %  ({} hits, {} misses; {} revocations, {} invalidated, {} full clears, {} evictions, {} cached, {:.1} MB, version {})",
         p.rate(args.checks),
