@@ -210,8 +210,8 @@ const LOG_CHECK: &str = "SELECT
     (SELECT coalesce(min(version), 0) FROM fwtoken_changes),
     (SELECT coalesce(max(version), 0) FROM fwtoken_changes),
     (SELECT count(*) FROM fwtoken_devices WHERE revoked_at IS NOT NULL),
-    (SELECT count(*) FROM fwtoken_devices d WHERE revoked_at IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM fwtoken_changes c WHERE c.kind = 1 AND c.id = d.device_id))";
+    (SELECT count(*) FROM fwtoken_devices WHERE revoked_at IS NOT NULL
+       AND device_id NOT IN (SELECT id FROM fwtoken_changes WHERE kind = 1))";
 
 fn log_agrees(spec: &str) -> Result<(), String> {
     let n: [i64; 7] = if let Some(path) = spec.strip_prefix("sqlite:") {
