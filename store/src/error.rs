@@ -71,20 +71,37 @@ impl fmt::Display for Cause {
     }
 }
 
+/// An error's message followed by those of its sources (`a: b: c`), so a refused TLS
+/// handshake says why ("invalid peer certificate: UnknownIssuer"). Driver messages name
+/// hosts, ports and SQL states, never a password.
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        Self::unavailable(e)
+        Self::unavailable(with_sources(&e))
     }
 }
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        Self::unavailable(e)
+        Self::unavailable(with_sources(&e))
     }
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        Self::unavailable(e)
+        Self::unavailable(with_sources(&e))
     }
 }

@@ -9,21 +9,28 @@ use fwtoken::{ApiTokenId, DeviceId, SiteDomains};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use crate::backend::{
-    ApiRow, Backend, BoxFut, DeviceRow, PURGE_GRACE_SECS, Status, TOMBSTONE_EXPIRES,
-    UNKNOWN_ID_KEY, Written,
+    ApiRow, Backend, BoxFut, ChangeSnapshot, DeviceRow, ImportOutcome, Kind, LogRetention,
+    PURGE_GRACE_SECS, Status, TOMBSTONE_EXPIRES, UNKNOWN_ID_KEY, Written,
 };
 use crate::error::StoreError;
 use crate::model::{
-    ApiSelector, ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, Registered, from_secs, id16,
+    ApiSelector, ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, ImportRefusal, Registered,
+    from_secs, id16,
 };
 
-/// The migrations, in order; the file name's number is the schema version.
+mod changelog;
+
+use changelog::{bump, changes_since, purge_changes};
+
+/// The migrations; the file name's number is the schema version (see `crate::migrate`:
+/// each number not recorded yet is applied, in order, so 2 may come after 3).
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (
         2,
         include_str!("../migrations/sqlite/0002_identity_keys.sql"),
     ),
+    (3, include_str!("../migrations/sqlite/0003_change_log.sql")),
 ];
 
 /// How long a write waits for another process's write lock before failing.
@@ -96,19 +103,12 @@ fn migrate(c: &mut Connection, domains: &SiteDomains) -> Result<(), StoreError> 
         "CREATE TABLE IF NOT EXISTS fwtoken_migrations (
              version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )?;
-    let have: i64 = tx.query_row(
-        "SELECT coalesce(max(version), 0) FROM fwtoken_migrations",
-        [],
-        |r| r.get(0),
-    )?;
-    let newest = MIGRATIONS.last().map_or(0, |m| m.0);
-    if have > newest {
-        return Err(StoreError::Corrupt(
-            "the database schema is newer than this build",
-        ));
-    }
+    let have: Vec<i64> = tx
+        .prepare("SELECT version FROM fwtoken_migrations")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    for (v, sql) in MIGRATIONS.iter().filter(|m| m.0 > have) {
+    for (v, sql) in crate::migrate::pending(MIGRATIONS, &have)? {
         tx.execute_batch(sql)?;
         tx.execute(
             "INSERT INTO fwtoken_migrations (version, applied_at) VALUES (?1, ?2)",
@@ -231,13 +231,21 @@ impl SqliteBackend {
     }
 }
 
-fn bump(tx: &rusqlite::Transaction<'_>) -> Result<u64, StoreError> {
-    let v: i64 = tx.query_row(
-        "UPDATE fwtoken_version SET version = version + 1 WHERE id = 1 RETURNING version",
-        [],
-        |r| r.get(0),
-    )?;
+fn to_u64(v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt("negative version"))
+}
+
+/// Collects the 16-byte ids a `RETURNING` statement gives.
+fn returned_ids(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<[u8; 16]>, StoreError> {
+    let mut st = tx.prepare_cached(sql)?;
+    let blobs = st
+        .query_map(args, |r| r.get::<_, Vec<u8>>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    blobs.iter().map(|b| id16(b)).collect()
 }
 
 fn version_of(tx: &rusqlite::Transaction<'_>) -> Result<u64, StoreError> {
@@ -255,35 +263,59 @@ fn register_device(
     limit: DeviceLimit,
     now: i64,
 ) -> Result<Written<Registered>, StoreError> {
+    let out = register_unlogged(tx, row, limit, now)?.map_err(|r| match r {
+        ImportRefusal::DeviceLimit => StoreError::DeviceLimit { max: limit.max },
+        ImportRefusal::Revoked => StoreError::Revoked,
+        _ => StoreError::Conflict,
+    })?;
+    let v = match &out {
+        Registered::New { evicted } if !evicted.is_empty() => {
+            let ids: Vec<[u8; 16]> = evicted.iter().map(|d| d.to_bytes()).collect();
+            Some(bump(tx, Kind::Device, &ids, now)?)
+        }
+        _ => None,
+    };
+    Ok((out, v))
+}
+
+/// Registers one device in the caller's transaction (evicting under the evict policy)
+/// without bumping the version: the caller logs the evictions.
+fn register_unlogged(
+    tx: &rusqlite::Transaction<'_>,
+    row: &DeviceRow,
+    limit: DeviceLimit,
+    now: i64,
+) -> Result<ImportOutcome, StoreError> {
     let existing: Option<(String, i64, Option<i64>)> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT user_name, issued_at, revoked_at FROM fwtoken_devices WHERE device_id = ?1",
-            params![&row.id[..]],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        )?
+        .query_row(params![&row.id[..]], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
     if let Some((user, issued, revoked)) = existing {
-        return if revoked.is_some() {
-            Err(StoreError::Revoked)
+        return Ok(if revoked.is_some() {
+            Err(ImportRefusal::Revoked)
         } else if user == row.user && issued == row.issued {
-            Ok((Registered::AlreadyRegistered, None))
+            Ok(Registered::AlreadyRegistered)
         } else {
-            Err(StoreError::Conflict)
-        };
+            Err(ImportRefusal::Conflict)
+        });
     }
-    let held: i64 = tx.query_row(
-        "SELECT count(*) FROM fwtoken_devices WHERE user_key = ?1 AND revoked_at IS NULL",
-        params![row.key],
-        |r| r.get(0),
-    )?;
+    let held: i64 = tx
+        .prepare_cached(
+            "SELECT count(*) FROM fwtoken_devices WHERE user_key = ?1 AND revoked_at IS NULL",
+        )?
+        .query_row(params![row.key], |r| r.get(0))?;
     let held = usize::try_from(held).map_err(|_| StoreError::Corrupt("negative count"))?;
     let mut evicted = Vec::new();
     if held >= limit.max {
         if limit.policy == CapPolicy::Refuse || limit.max == 0 {
-            return Err(StoreError::DeviceLimit { max: limit.max });
+            return Ok(Err(ImportRefusal::DeviceLimit));
         }
         let n = i64::try_from(held + 1 - limit.max).unwrap_or(i64::MAX);
-        let mut st = tx.prepare(
+        let mut st = tx.prepare_cached(
             "SELECT device_id FROM fwtoken_devices WHERE user_key = ?1 AND revoked_at IS NULL
              ORDER BY coalesce(last_seen, issued_at), issued_at, seq LIMIT ?2",
         )?;
@@ -291,24 +323,17 @@ fn register_device(
             .query_map(params![row.key, n], |r| r.get::<_, Vec<u8>>(0))?
             .collect::<Result<Vec<_>, _>>()?;
         for id in ids {
-            tx.execute(
-                "UPDATE fwtoken_devices SET revoked_at = ?2 WHERE device_id = ?1",
-                params![id, now],
-            )?;
+            tx.prepare_cached("UPDATE fwtoken_devices SET revoked_at = ?2 WHERE device_id = ?1")?
+                .execute(params![id, now])?;
             evicted.push(DeviceId::from_bytes(id16(&id)?));
         }
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO fwtoken_devices (device_id, user_key, user_name, issued_at, seq)
          VALUES (?1, ?2, ?3, ?4, (SELECT coalesce(max(seq), 0) + 1 FROM fwtoken_devices))",
-        params![&row.id[..], row.key, row.user, row.issued],
-    )?;
-    let v = if evicted.is_empty() {
-        None
-    } else {
-        Some(bump(tx)?)
-    };
-    Ok((Registered::New { evicted }, v))
+    )?
+    .execute(params![&row.id[..], row.key, row.user, row.issued])?;
+    Ok(Ok(Registered::New { evicted }))
 }
 
 fn status(
@@ -397,7 +422,7 @@ impl Backend for SqliteBackend {
                 params![&id[..], now],
             )?;
             if n > 0 {
-                return Ok((true, Some(bump(tx)?)));
+                return Ok((true, Some(bump(tx, Kind::Device, &[id], now)?)));
             }
             // Never seen: a tombstone, so a late registration can't make it active.
             tx.execute(
@@ -411,13 +436,20 @@ impl Backend for SqliteBackend {
         })
     }
 
-    fn revoke_user_devices(&self, key: String, now: i64) -> BoxFut<'_, Written<usize>> {
+    fn revoke_user_devices(&self, key: String, now: i64) -> BoxFut<'_, Written<Vec<[u8; 16]>>> {
         self.write(move |tx| {
-            let n = tx.execute(
-                "UPDATE fwtoken_devices SET revoked_at = ?2 WHERE user_key = ?1 AND revoked_at IS NULL",
+            let ids = returned_ids(
+                tx,
+                "UPDATE fwtoken_devices SET revoked_at = ?2 WHERE user_key = ?1 AND revoked_at IS NULL
+                 RETURNING device_id",
                 params![key, now],
             )?;
-            Ok((n, if n > 0 { Some(bump(tx)?) } else { None }))
+            let v = if ids.is_empty() {
+                None
+            } else {
+                Some(bump(tx, Kind::Device, &ids, now)?)
+            };
+            Ok((ids, v))
         })
     }
 
@@ -508,18 +540,21 @@ impl Backend for SqliteBackend {
         &'a self,
         which: ApiSelector<'a>,
         now: i64,
-    ) -> BoxFut<'a, Written<usize>> {
+    ) -> BoxFut<'a, Written<Vec<[u8; 16]>>> {
         let (sql, arg): (&'static str, rusqlite::types::Value) = match which {
             ApiSelector::Id(id) => (
-                "UPDATE fwtoken_api_tokens SET revoked_at = ?2 WHERE token_id = ?1 AND revoked_at IS NULL",
+                "UPDATE fwtoken_api_tokens SET revoked_at = ?2 WHERE token_id = ?1 AND revoked_at IS NULL
+                 RETURNING token_id",
                 rusqlite::types::Value::Blob(id.to_vec()),
             ),
             ApiSelector::UserKey(k) => (
-                "UPDATE fwtoken_api_tokens SET revoked_at = ?2 WHERE user_key = ?1 AND revoked_at IS NULL",
+                "UPDATE fwtoken_api_tokens SET revoked_at = ?2 WHERE user_key = ?1 AND revoked_at IS NULL
+                 RETURNING token_id",
                 rusqlite::types::Value::Text(k.to_owned()),
             ),
             ApiSelector::App(a) => (
-                "UPDATE fwtoken_api_tokens SET revoked_at = ?2 WHERE app = ?1 AND revoked_at IS NULL",
+                "UPDATE fwtoken_api_tokens SET revoked_at = ?2 WHERE app = ?1 AND revoked_at IS NULL
+                 RETURNING token_id",
                 rusqlite::types::Value::Text(a.to_owned()),
             ),
         };
@@ -528,9 +563,10 @@ impl Backend for SqliteBackend {
             _ => None,
         };
         self.write(move |tx| {
-            let n = tx.execute(sql, params![arg, now])?;
-            if n > 0 {
-                return Ok((n, Some(bump(tx)?)));
+            let ids = returned_ids(tx, sql, params![arg, now])?;
+            if !ids.is_empty() {
+                let v = bump(tx, Kind::Api, &ids, now)?;
+                return Ok((ids, Some(v)));
             }
             // An id never seen: a tombstone, so a late registration can't make it active.
             if let Some(id) = unknown_id {
@@ -542,7 +578,7 @@ impl Backend for SqliteBackend {
                 )?;
             }
             // Nothing that was active changed: no version bump.
-            Ok((0, None))
+            Ok((Vec::new(), None))
         })
     }
 
@@ -577,6 +613,39 @@ impl Backend for SqliteBackend {
 
     fn version(&self) -> BoxFut<'_, u64> {
         self.read(version_of)
+    }
+
+    fn changes_since(&self, after: Option<u64>, limit: usize) -> BoxFut<'_, ChangeSnapshot> {
+        self.read(move |tx| changes_since(tx, after, limit))
+    }
+
+    fn purge_changes(&self, now: i64, retention: LogRetention) -> BoxFut<'_, usize> {
+        self.write(move |tx| purge_changes(tx, now, retention))
+    }
+
+    fn import_devices(
+        &self,
+        rows: Vec<DeviceRow>,
+        limit: DeviceLimit,
+        now: i64,
+    ) -> BoxFut<'_, Written<Vec<ImportOutcome>>> {
+        self.write(move |tx| {
+            let mut evicted = Vec::new();
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let r = register_unlogged(tx, row, limit, now)?;
+                if let Ok(Registered::New { evicted: e }) = &r {
+                    evicted.extend(e.iter().map(|d| d.to_bytes()));
+                }
+                out.push(r);
+            }
+            let v = if evicted.is_empty() {
+                None
+            } else {
+                Some(bump(tx, Kind::Device, &evicted, now)?)
+            };
+            Ok((out, v))
+        })
     }
 
     fn default_poll(&self) -> Duration {

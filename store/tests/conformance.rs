@@ -1,5 +1,7 @@
 //! One conformance suite, the same cases on memory, SQLite and PostgreSQL (the last ones
-//! have `postgres` in their names and print SKIPPED without `FWTOKEN_TEST_POSTGRES_URL`).
+//! have `postgres` in their names and print SKIPPED without `FWTOKEN_TEST_POSTGRES_URL`):
+//! the store's contract here, the change log and the bounded cache in
+//! `conformance/invalidation.rs`, bulk import in `conformance/import.rs`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -828,3 +830,41 @@ backend_tests!(crate::cases;
     concurrent_evictions_keep_the_cap,
     revocation_reaches_other_instance,
 );
+
+#[path = "conformance/invalidation.rs"]
+mod invalidation;
+
+mod invalidation_cases {
+    crate::backend_tests!(crate::invalidation;
+        revocation_evicts_exactly_that_id_elsewhere,
+        revoke_user_and_app_invalidate_every_id,
+        eviction_at_the_cap_is_logged,
+        purged_log_clears_the_cache,
+        change_log_purged_by_count_with_several_purgers,
+        change_log_purged_by_age,
+        capacity_bound_holds,
+        stats_count_checks,
+    );
+}
+
+/// Restores and older writers exist only where SQL does.
+mod invalidation_sql_cases {
+    crate::sql_backend_tests!(crate::invalidation;
+        restored_backup_version_backwards_clears,
+        restored_backup_that_moved_on_clears,
+        version_bumped_without_log_clears,
+    );
+}
+
+#[path = "conformance/import.rs"]
+mod import;
+
+mod import_cases {
+    crate::backend_tests!(crate::import;
+        import_registers_in_batches,
+        import_checks_the_cap_per_user,
+        import_again_is_safe,
+        import_evictions_are_logged,
+        import_and_registrations_at_once_keep_the_cap,
+    );
+}

@@ -1,6 +1,7 @@
-//! A store written by the previous release (identity keys of rules version 1, before
-//! canonical equivalence came first) keeps working: opening it recomputes every stored key,
-//! once, so the NFC and NFD spellings of one name share one cap and one "revoke all".
+//! A store written by the previous release (schema 1, identity keys of rules version 1,
+//! before canonical equivalence came first) keeps working: opening it applies the new
+//! migrations and recomputes every stored key, once, so the NFC and NFD spellings of one
+//! name share one cap and one "revoke all".
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -23,6 +24,10 @@ const NFD: &str = "O\u{0308}mer I\u{0307}nan";
 const OLD_NFC_KEY: &str = "\u{00F6}mer inan";
 const OLD_NFD_KEY: &str = "\u{00F6}mer i\u{0307}nan";
 
+/// Release 0.1's schema (migration 1 only), exactly as it created it.
+const SQLITE_SCHEMA_1: &str = include_str!("../migrations/sqlite/0001_init.sql");
+const POSTGRES_SCHEMA_1: &str = include_str!("../migrations/postgres/0001_init.sql");
+
 fn t(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_800_000_000 + secs).unwrap()
 }
@@ -41,37 +46,22 @@ fn config() -> StoreConfig {
         .purge_every(None)
 }
 
-/// What the SQL of `make_old` does, in order: the schema-1 state of the previous release.
-const TO_SCHEMA_1: [&str; 2] = [
-    "DROP TABLE fwtoken_identity",
-    "DELETE FROM fwtoken_migrations WHERE version >= 2",
-];
-
-/// Registers two devices per spelling with the old keys written in, as release 0.1 did.
-async fn populate(s: &Store) {
-    for (n, user) in [(1, NFC), (2, NFC), (3, NFD), (4, NFD)] {
-        s.register_device(&device(user, n), DeviceLimit::refuse(10), t(0))
-            .await
-            .unwrap();
-    }
-    s.register_device(
-        &device("alice@corp.example", 5),
-        DeviceLimit::refuse(10),
-        t(0),
-    )
-    .await
-    .unwrap();
-}
-
-/// The old database answers as release 0.1 did: two users of two devices each.
-fn old_keys(key_of: impl Fn(u8) -> String) {
-    assert_eq!(key_of(1), OLD_NFC_KEY);
-    assert_eq!(key_of(3), OLD_NFD_KEY);
+/// The devices release 0.1 stored: two per spelling, with the keys it computed, and one
+/// name whose key does not change.
+fn old_rows() -> [(u8, &'static str, &'static str); 5] {
+    [
+        (1, NFC, OLD_NFC_KEY),
+        (2, NFC, OLD_NFC_KEY),
+        (3, NFD, OLD_NFD_KEY),
+        (4, NFD, OLD_NFD_KEY),
+        (5, "alice@corp.example", "alice"),
+    ]
 }
 
 async fn check_rekeyed(s: &Store) {
     // One user now: four devices, one cap, one revoke_user, whichever spelling asks.
     assert_eq!(s.devices_of(NFD).await.unwrap().len(), 4);
+    assert_eq!(s.devices_of(NFC).await.unwrap().len(), 4);
     assert!(matches!(
         s.register_device(&device(NFC, 9), DeviceLimit::refuse(4), t(9))
             .await,
@@ -83,38 +73,29 @@ async fn check_rekeyed(s: &Store) {
     }
     // Keys that did not change are kept (the site's domain still applies).
     assert_eq!(s.devices_of("alice").await.unwrap().len(), 1);
+    assert!(s.is_device_active(&device("x", 5).device_id).await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_store_of_the_previous_release_is_rekeyed_on_open() {
     let db = TempDb::new("rekey");
     {
-        let s = Store::sqlite(&db.path, config()).await.unwrap();
-        populate(&s).await;
-    }
-    {
         let c = rusqlite::Connection::open(&db.path).unwrap();
-        c.execute(
-            "UPDATE fwtoken_devices SET user_key = ?1 WHERE user_name = ?2",
-            rusqlite::params![OLD_NFC_KEY, NFC],
+        c.execute_batch(
+            "CREATE TABLE fwtoken_migrations (
+                 version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
+             INSERT INTO fwtoken_migrations VALUES (1, 1800000000);",
         )
         .unwrap();
-        c.execute(
-            "UPDATE fwtoken_devices SET user_key = ?1 WHERE user_name = ?2",
-            rusqlite::params![OLD_NFD_KEY, NFD],
-        )
-        .unwrap();
-        for sql in TO_SCHEMA_1 {
-            c.execute(sql, []).unwrap();
-        }
-        old_keys(|n| {
-            c.query_row(
-                "SELECT user_key FROM fwtoken_devices WHERE device_id = ?1",
-                [&[n; 16][..]],
-                |r| r.get(0),
+        c.execute_batch(SQLITE_SCHEMA_1).unwrap();
+        for (n, user, key) in old_rows() {
+            c.execute(
+                "INSERT INTO fwtoken_devices (device_id, user_key, user_name, issued_at, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                rusqlite::params![&[n; 16][..], key, user, 1_800_000_000 + i64::from(n), n],
             )
-            .unwrap()
-        });
+            .unwrap();
+        }
     }
     let s = Store::sqlite(&db.path, config()).await.unwrap();
     check_rekeyed(&s).await;
@@ -145,46 +126,40 @@ async fn postgres_store_of_the_previous_release_is_rekeyed_on_open() {
     let Db::Postgres { url, schema } = &db else {
         unreachable!()
     };
-    {
-        let s = db.open(config()).await;
-        populate(&s).await;
-    }
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap();
     let driver = tokio::spawn(conn);
     client
-        .batch_execute(&format!("SET search_path TO {schema}"))
+        .batch_execute(&format!(
+            "CREATE SCHEMA {schema}; SET search_path TO {schema};
+             CREATE TABLE fwtoken_migrations (
+                 version bigint PRIMARY KEY, applied_at bigint NOT NULL);
+             INSERT INTO fwtoken_migrations VALUES (1, 1800000000);"
+        ))
         .await
         .unwrap();
-    for (key, user) in [(OLD_NFC_KEY, NFC), (OLD_NFD_KEY, NFD)] {
+    client.batch_execute(POSTGRES_SCHEMA_1).await.unwrap();
+    for (n, user, key) in old_rows() {
         client
             .execute(
-                "UPDATE fwtoken_devices SET user_key = $1 WHERE user_name = $2",
-                &[&key, &user],
+                "INSERT INTO fwtoken_devices (device_id, user_key, user_name, issued_at)
+                 VALUES ($1, $2, $3, $4)",
+                &[&vec![n; 16], &key, &user, &(1_800_000_000 + i64::from(n))],
             )
             .await
             .unwrap();
     }
-    for sql in TO_SCHEMA_1 {
-        client.batch_execute(sql).await.unwrap();
-    }
-    let mut keys = Vec::new();
-    for n in [1u8, 3] {
-        let row = client
-            .query_one(
-                "SELECT user_key FROM fwtoken_devices WHERE device_id = $1",
-                &[&vec![n; 16]],
-            )
-            .await
-            .unwrap();
-        keys.push((n, row.get::<_, String>(0)));
-    }
-    old_keys(|n| keys.iter().find(|k| k.0 == n).unwrap().1.clone());
     // Two servers open it at once: the migration lock lets one rekey.
     let (a, b) = tokio::join!(db.open(config()), db.open(config()));
     check_rekeyed(&a).await;
     assert_eq!(b.devices_of(NFC).await.unwrap().len(), 4);
+    let v: i32 = client
+        .query_one("SELECT key_version FROM fwtoken_identity", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v as u32, fwtoken::IDENTITY_KEY_VERSION);
     drop(client);
     let _ = driver.await;
     db.cleanup().await;
