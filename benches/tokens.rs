@@ -405,12 +405,17 @@ fn identity(c: &mut Criterion) {
     for (label, name) in [
         ("ascii", "Alice.Example@corp.example"),
         ("non-ascii", "J\u{f8}rgen \u{d8}deg\u{e5}rd@corp.example"),
+        ("nfd", "O\u{308}mer I\u{307}nan"),
     ] {
         g.bench_function(format!("skeleton-{label}"), |b| {
             b.iter(|| fwtoken::skeleton(black_box(name)))
         });
         g.bench_function(format!("same_account-{label}"), |b| {
             b.iter(|| fwtoken::same_account(black_box(name), black_box("siteowner")))
+        });
+        // The RFC 8265 check a name passes when a token is issued for it.
+        g.bench_function(format!("validate_new_user_name-{label}"), |b| {
+            b.iter(|| fwtoken::validate_new_user_name(black_box(name)))
         });
     }
     g.finish();

@@ -59,6 +59,19 @@ pub enum Error {
     /// A user name that cannot be put in a token.
     #[error("invalid user name: {0}")]
     InvalidUserName(&'static str),
+    /// A user name to issue a token for holds a code point that RFC 8265's user names may
+    /// not hold (see [`validate_new_user_name`](crate::validate_new_user_name)); the error
+    /// names it: `U+2800 is a symbol, not allowed in user names`.
+    #[error(
+        "invalid user name: U+{:04X} is {class}, not allowed in user names",
+        u32::from(*code_point)
+    )]
+    DisallowedCodePoint {
+        /// The code point (of the width-mapped NFC form of the name).
+        code_point: char,
+        /// Why it is refused.
+        class: crate::identity::CodePointClass,
+    },
     /// A time or time range that cannot be used (end before start, out of range, before 1970).
     #[error("invalid time: {0}")]
     InvalidTime(&'static str),

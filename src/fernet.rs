@@ -25,6 +25,7 @@ use core::time::Duration;
 use aes::Aes128;
 use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyInit};
+use base64ct::{Base64Url, Base64UrlUnpadded, Encoding as _};
 use hmac::{Hmac, Mac as _};
 use rand_core::CryptoRng;
 use sha2::Sha256;
@@ -84,17 +85,32 @@ pub struct FernetKey {
 impl FernetKey {
     /// A key from its text: exactly 44 characters of canonical padded base64url encoding
     /// 32 bytes, as `Fernet.generate_key()` prints it.
+    ///
+    /// Decoded in constant time (`base64ct`: the alphabet is mapped by arithmetic, not a
+    /// table), and checked canonical by encoding the 32 bytes again and comparing all 44
+    /// characters with `subtle`, so only the verdict depends on the key's characters.
     pub fn from_base64(text: &str) -> Result<Self> {
         const BAD: Error =
             Error::InvalidSecret("a Fernet key is 32 bytes in padded base64url (44 characters)");
-        if text.len() != KEY_TEXT_LEN {
+        let given: &[u8; KEY_TEXT_LEN] = text.as_bytes().try_into().map_err(|_| BAD)?;
+        // 43 characters of data and one `=`: decoded without the padding (so no branch on
+        // where it is), in place.
+        let mut buf = Zeroizing::new(*given);
+        let data = buf.get_mut(..KEY_TEXT_LEN - 1).ok_or(BAD)?;
+        let raw: [u8; 32] = Base64UrlUnpadded::decode_in_place(data)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or(BAD)?;
+        let raw = Zeroizing::new(raw);
+        // Canonical: the 32 bytes encode back to exactly the text (padding and the unused
+        // low bits of the last character included).
+        let mut again = Zeroizing::new([0u8; KEY_TEXT_LEN]);
+        let encoded = Base64Url::encode(raw.as_slice(), again.as_mut_slice()).map_err(|_| BAD)?;
+        let canonical = encoded.as_bytes().ct_eq(given.as_slice());
+        if !bool::from(canonical) {
             return Err(BAD);
         }
-        let mut buf = Zeroizing::new([0u8; KEY_TEXT_LEN / 4 * 3]);
-        let n = b64::decode_into(b64::Dialect::UrlPadded, text.as_bytes(), buf.as_mut_slice())
-            .map_err(|_| BAD)?;
-        let raw: [u8; 32] = buf.get(..n).and_then(|b| b.try_into().ok()).ok_or(BAD)?;
-        Ok(Self::from_bytes(raw))
+        Ok(Self::from_bytes(*raw))
     }
 
     /// A new random key.
@@ -124,7 +140,11 @@ impl FernetKey {
     /// The key text (44 characters of padded base64url). Named explicitly so every use is
     /// easy to find in review.
     pub fn expose_base64(&self) -> String {
-        b64::encode(b64::Dialect::UrlPadded, self.raw.as_slice())
+        // `base64ct`, like decoding: no table lookup on the key's bytes.
+        let mut text = Zeroizing::new([0u8; KEY_TEXT_LEN]);
+        Base64Url::encode(self.raw.as_slice(), text.as_mut_slice())
+            .map(String::from)
+            .unwrap_or_default()
     }
 
     /// A short, stable, non-secret identifier: the first 4 bytes of

@@ -24,6 +24,7 @@ mod fernet;
 mod id;
 mod identity;
 mod keyring;
+mod keytext;
 mod login;
 mod net;
 mod payload;
@@ -59,8 +60,8 @@ pub use fernet::{
     MAX_FERNET_TOKEN_CHARS,
 };
 pub use identity::{
-    MAX_USER_LEN, SiteDomains, identity_key, same_account, skeleton, validate_new_user_name,
-    validate_user_name,
+    CodePointClass, IDENTITY_KEY_VERSION, MAX_USER_LEN, SiteDomains, identity_key, same_account,
+    skeleton, validate_new_user_name, validate_user_name,
 };
 pub use keyring::{KeyRing, KeySlot, Verified};
 pub use login::{

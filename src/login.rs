@@ -76,6 +76,7 @@ pub struct LoginPolicy {
     leeway: Duration,
     max_lifetime: Duration,
     denied_users: Vec<Denied>,
+    legacy_utf8: bool,
 }
 
 impl Default for LoginPolicy {
@@ -85,6 +86,7 @@ impl Default for LoginPolicy {
             leeway: Duration::from_secs(60),
             max_lifetime: Duration::from_secs(24 * 3600),
             denied_users: Vec::new(),
+            legacy_utf8: false,
         }
     }
 }
@@ -109,14 +111,36 @@ impl LoginPolicy {
         self
     }
 
-    /// Refuses tokens for this user: any name whose account part has the same skeleton
-    /// ([`same_account`](crate::same_account)), so also `user@any.domain`, `DOMAIN\user`,
-    /// other cases and widths, `ſ`/`ı` spellings and names with invisible characters.
-    /// A FotoWeb server names its site owner here. FotoWeb-format tokens may carry any
-    /// name their generator sends; this check applies the skeleton to all of them.
+    /// Refuses tokens for this user: any name whose account part, read every way an account
+    /// store might read it, has the same skeleton ([`same_account`](crate::same_account)),
+    /// so also `user@any.domain`, `DOMAIN\user`, `user@domain\x`, other cases and widths,
+    /// canonically equivalent spellings, `ſ`/`ı`/`İ` spellings and names with invisible
+    /// characters. A FotoWeb server names its site owner here. FotoWeb-format tokens may
+    /// carry any name their generator sends; this check applies the skeleton to all of them.
     #[must_use]
     pub fn deny_user(mut self, user: &str) -> Self {
         self.denied_users.push(Denied::new(user));
+        self
+    }
+
+    /// Reads the names of FotoWeb-format tokens made by FotoWare's 2017 PHP login-token
+    /// generator as the CMS meant them (off by default).
+    ///
+    /// That generator called PHP's `utf8_encode` on the token and on the MAC input (the
+    /// copies in szeidler/fotoweb-php-sdk up to commit 8ef7d70 and in the Drupal module
+    /// media_fotoweb, `includes/FotowebAPI/FotowebLoginTokenGenerator.inc`; removed by
+    /// fotoweb-php-sdk commit 82fb3e7, 2024-05-15), so a UTF-8 name arrives encoded twice:
+    /// `zoë` as `zoÃ«`, `Øyvind` as `Ã` + U+0098 (a C1 control, refused without this
+    /// option). With it on, a name that is valid doubly-encoded UTF-8 (every character at
+    /// most U+00FF, at least one not ASCII, and their Latin-1 bytes valid UTF-8) is
+    /// returned as the name it encodes. The MAC still covers the bytes as sent, and the
+    /// deny checks refuse when either the name as sent or the repaired name matches.
+    ///
+    /// The risk: a CMS user literally named `zoÃ«` would be read as `zoë`. Turn it on only
+    /// for a site whose CMS runs that generator. Sealed tokens are never repaired.
+    #[must_use]
+    pub fn legacy_utf8_encode(mut self, on: bool) -> Self {
+        self.legacy_utf8 = on;
         self
     }
 
@@ -237,9 +261,29 @@ impl LoginToken {
         let not_before = timeutil::unix(parsed.start)?;
         let expires = timeutil::unix(parsed.end)?;
         timeutil::check_window(now, not_before, Some(expires), policy.leeway.as_secs())?;
-        policy.check(not_before, expires, parsed.user)?;
+        // The name as sent, or (legacy option) the name a 2017 PHP generator meant.
+        let repaired = if policy.legacy_utf8 {
+            identity::undo_utf8_encode(parsed.user)
+        } else {
+            None
+        };
+        // Checked before anything is allocated for the claims (a refusal allocates nothing
+        // unless the legacy option had to repair the name).
+        let user = match repaired {
+            Some(meant) => {
+                identity::validate_user_name(&meant)?;
+                policy.check(not_before, expires, parsed.user)?;
+                policy.check(not_before, expires, &meant)?;
+                meant
+            }
+            None => {
+                identity::validate_user_name(parsed.user)?;
+                policy.check(not_before, expires, parsed.user)?;
+                String::from(parsed.user)
+            }
+        };
         let claims = LoginClaims {
-            user: parsed.user.into(),
+            user,
             not_before: parsed.start,
             expires: parsed.end,
             widgets: parsed.widgets,
@@ -474,9 +518,9 @@ fn parse_fotoweb(t: &[u8]) -> Result<ParsedFotoWeb<'_>> {
         .strip_prefix(b";u=")
         .and_then(|r| r.strip_suffix(b";"))
         .ok_or(BAD)?;
+    // Checked with `validate_user_name` by the caller, once it knows which name it takes.
     let user =
         core::str::from_utf8(user).map_err(|_| Error::Malformed("user name is not UTF-8"))?;
-    identity::validate_user_name(user)?;
     let start = timeutil::parse_fotoweb(start).ok_or(Error::Malformed("bad start time"))?;
     let end = timeutil::parse_fotoweb(end).ok_or(Error::Malformed("bad end time"))?;
     Ok(ParsedFotoWeb {

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::error::{Error, Result};
+use crate::keytext;
 
 /// Longest secret text accepted, in bytes.
 pub const MAX_SECRET_LEN: usize = 250;
@@ -31,7 +32,9 @@ const FINGERPRINT_LABEL: &[u8] = b"fwtoken/v1/fingerprint";
 /// ```
 #[derive(Clone, ZeroizeOnDrop)]
 pub struct Secret {
-    text: Box<str>,
+    /// UTF-8 text (checked by `from_text`, or hex written by `generate`), kept as bytes so
+    /// that making a secret never runs UTF-8 validation, which branches on every byte.
+    text: Box<[u8]>,
     #[zeroize(skip)]
     fingerprint: Fingerprint,
 }
@@ -39,6 +42,10 @@ pub struct Secret {
 impl Secret {
     /// Accepts the secret text: 1 to 250 bytes, no control characters, no leading or
     /// trailing whitespace. The error names the rule that failed, never the text.
+    ///
+    /// The text is checked without a branch or a table lookup on its bytes (only its length
+    /// and the final verdict decide anything), so loading a key reveals nothing about it
+    /// through timing; `ctgrind/` checks this under Valgrind.
     pub fn from_text(text: &str) -> Result<Self> {
         if text.is_empty() {
             return Err(Error::InvalidSecret("empty"));
@@ -46,19 +53,20 @@ impl Secret {
         if text.len() > MAX_SECRET_LEN {
             return Err(Error::InvalidSecret("longer than 250 bytes"));
         }
-        if text.chars().any(char::is_control) {
-            return Err(Error::InvalidSecret("contains a control character"));
+        let broken = keytext::broken_rules(text.as_bytes());
+        // The verdict: the one branch on the text (the operator is told which rule broke).
+        if broken != 0 {
+            return Err(Error::InvalidSecret(if broken & keytext::CONTROL != 0 {
+                "contains a control character"
+            } else {
+                "leading or trailing whitespace"
+            }));
         }
-        let starts_ws = text.chars().next().is_some_and(char::is_whitespace);
-        let ends_ws = text.chars().next_back().is_some_and(char::is_whitespace);
-        if starts_ws || ends_ws {
-            return Err(Error::InvalidSecret("leading or trailing whitespace"));
-        }
-        Ok(Self::new_unchecked(text.into()))
+        Ok(Self::new_unchecked(text.as_bytes().into()))
     }
 
-    fn new_unchecked(text: Box<str>) -> Self {
-        let fingerprint = Fingerprint::of(text.as_bytes());
+    fn new_unchecked(text: Box<[u8]>) -> Self {
+        let fingerprint = Fingerprint::of(&text);
         Self { text, fingerprint }
     }
 
@@ -71,7 +79,9 @@ impl Secret {
         for (pair, byte) in hex.chunks_exact_mut(2).zip(raw.iter()) {
             pair.copy_from_slice(&hex_byte(*byte));
         }
-        let text: Box<str> = core::str::from_utf8(&hex).unwrap_or_default().into();
+        // ASCII by construction: kept as bytes, not validated (validation would branch on
+        // the secret's characters).
+        let text: Box<[u8]> = hex.as_slice().into();
         raw.zeroize();
         hex.zeroize();
         Self::new_unchecked(text)
@@ -83,21 +93,30 @@ impl Secret {
         self.fingerprint
     }
 
-    /// True for secrets under 16 bytes or made of one repeated character.
+    /// True for secrets under 16 bytes or made of one repeated character (computed
+    /// without a branch on the text; only the answer depends on it).
     pub fn is_weak(&self) -> bool {
-        let mut chars = self.text.chars();
-        let first = chars.next();
-        self.text.len() < 16 || chars.all(|c| Some(c) == first)
+        self.text.len() < 16 || keytext::one_repeated_char(&self.text) != 0
+    }
+
+    /// The number of characters (Unicode scalar values) of the text, counted without a
+    /// branch on its bytes. A full API key shorter than 16 characters can be guessed; see
+    /// `fwtoken-store`'s configuration rules.
+    pub fn char_count(&self) -> usize {
+        keytext::char_count(&self.text)
     }
 
     /// The secret text. Named explicitly so every use is easy to find in review.
+    ///
+    /// Handing out a `&str` checks the bytes are UTF-8 (they always are), which branches
+    /// on them: expose the text only to show or store it, never on a hot path.
     pub fn expose_text(&self) -> &str {
-        &self.text
+        core::str::from_utf8(&self.text).unwrap_or_default()
     }
 
     /// The secret's bytes (its UTF-8 text).
     pub(crate) fn bytes(&self) -> &[u8] {
-        self.text.as_bytes()
+        &self.text
     }
 }
 
@@ -197,6 +216,11 @@ mod tests {
             ("abc\t", "contains a control character"),
             ("abc ", "leading or trailing whitespace"),
             ("a\u{7f}b", "contains a control character"),
+            ("a\u{85}b", "contains a control character"),
+            ("\u{a0}abc", "leading or trailing whitespace"),
+            ("abc\u{3000}", "leading or trailing whitespace"),
+            ("\u{2028}abc", "leading or trailing whitespace"),
+            ("\tabc", "contains a control character"),
         ] {
             let err = Secret::from_text(text).unwrap_err();
             assert_eq!(err, Error::InvalidSecret(rule));
@@ -214,5 +238,12 @@ mod tests {
         assert!(Secret::from_text("short").unwrap().is_weak());
         assert!(Secret::from_text(&"a".repeat(40)).unwrap().is_weak());
         assert!(!Secret::from_text("0123456789abcdef").unwrap().is_weak());
+        assert!(Secret::from_text(&"é".repeat(20)).unwrap().is_weak());
+        assert!(
+            !Secret::from_text(&"é".repeat(20).replacen('é', "e", 1))
+                .unwrap()
+                .is_weak()
+        );
+        assert_eq!(Secret::from_text("aé€𝄞").unwrap().char_count(), 4);
     }
 }

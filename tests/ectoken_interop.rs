@@ -1,6 +1,9 @@
 //! Differential test against the npm `ectoken` package (issue 14): random keys and
 //! parameters, encrypted there and decrypted here, and the reverse, at least 200 cases
-//! each way, plus respellings (standard alphabet, padding, mixed alphabets) and tampering.
+//! each way, plus respellings (standard alphabet, padding, mixed alphabets) and tampering;
+//! and (issue 21) 250 tokens each way carrying referrer lists in mixed case and with paths,
+//! whose evaluation against random referrers, with and without `ignore_url_case`, agrees
+//! with the rules as the CDN documents them (`documented_referrer_rule`).
 //!
 //! Needs Node.js and the package installed in `FWTOKEN_ECTOKEN_DIR` (a directory holding
 //! `differential.js` and `node_modules/ectoken`); `tests/interop/ectoken/run.sh` sets that
@@ -17,10 +20,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
-use fwtoken::{EdgeKey, EdgeKeyRing, EdgeParams, EdgeProto, Error, MAX_EDGE_PLAINTEXT};
+use fwtoken::time::OffsetDateTime;
+use fwtoken::{
+    EdgeKey, EdgeKeyRing, EdgeParams, EdgeProto, EdgeRefusal, EdgeRequest, Error,
+    MAX_EDGE_PLAINTEXT,
+};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -43,6 +51,26 @@ fn random_key(rng: &mut ChaCha20Rng) -> String {
         .map(|_| char::from(ALNUM[below(rng, ALNUM.len() as u32) as usize]))
         .collect()
 }
+
+/// Referrer items as operators write them: mixed case, with and without a path, with a
+/// wildcard, `missing` in two spellings.
+const REFERRER_ITEMS: &[&str] = &[
+    "www.example.com",
+    "WWW.Example.com",
+    "Good.Example.com",
+    "good.example.com",
+    "*.example.com",
+    "*.Example.com",
+    "*.example.com/videos",
+    "*.Example.com/Videos",
+    "www1.example.com/obj1",
+    "www1.example.com/OBJ1",
+    "www.example.com/Videos/",
+    "*.server2.example.com",
+    "bad.example.com/Private",
+    "missing",
+    "Missing",
+];
 
 /// Random parameters through the typed builder (so the text is canonical).
 fn random_params(rng: &mut ChaCha20Rng) -> String {
@@ -80,18 +108,10 @@ fn random_params(rng: &mut ChaCha20Rng) -> String {
             ));
         }
         for _ in 0..below(rng, 3) {
-            b = b.referrer_allow(pick(
-                rng,
-                &[
-                    "www.example.com",
-                    "*.example.com/videos",
-                    "missing",
-                    "Missing",
-                ],
-            ));
+            b = b.referrer_allow(pick(rng, REFERRER_ITEMS));
         }
         if below(rng, 4) == 0 {
-            b = b.referrer_deny("ads.example.com");
+            b = b.referrer_deny(pick(rng, REFERRER_ITEMS));
         }
         if below(rng, 3) == 0 {
             b = b.proto_allow(EdgeProto::Https);
@@ -312,5 +332,226 @@ fn what_npm_refuses_fwtoken_refuses() {
     assert!(
         ring.encrypt("", &mut ChaCha20Rng::seed_from_u64(1))
             .is_err()
+    );
+}
+
+/// A referrer as a browser may send it: scheme or none, a host in some case, maybe a port
+/// or user info, a path in some case; or none, or blank.
+fn random_referrer(rng: &mut ChaCha20Rng) -> Option<String> {
+    match below(rng, 12) {
+        0 => return None,
+        1 => return Some(String::new()),
+        _ => {}
+    }
+    let scheme = pick(rng, &["https://", "http://", "", "HTTPS://"]);
+    let host = pick(
+        rng,
+        &[
+            "www.example.com",
+            "WWW.Example.COM",
+            "good.example.com",
+            "Good.Example.com",
+            "a.server2.example.com",
+            "cdn.Server2.example.com",
+            "www1.example.com",
+            "WWW1.example.com",
+            "bad.example.com",
+            "example.com",
+            "evil.org",
+        ],
+    );
+    let port = pick(rng, &["", "", "", ":8443"]);
+    let user = pick(rng, &["", "", "", "user@"]);
+    let path = pick(
+        rng,
+        &[
+            "",
+            "/",
+            "/videos/1",
+            "/Videos/1",
+            "/obj1/page.html",
+            "/OBJ1",
+            "/obj12",
+            "/private/x",
+            "/Private/x",
+            "/watch?v=1",
+        ],
+    );
+    Some(format!("{scheme}{user}{host}{port}{path}"))
+}
+
+/// The referrer rules as the CDN documents them, written from the documentation and not
+/// from `src/edgecast/eval.rs`:
+///
+/// - "Token Auth Ignore URL Case" (MicrosoftDocs/azure-docs,
+///   `articles/cdn/cdn-rules-engine-reference-features.md`): `ec_ref_allow` and
+///   `ec_ref_deny` are compared case-sensitively unless the feature is on.
+/// - Edgio's Token Auth guide: an item is written without the protocol, and the `Referer`
+///   value "must start with" it (`www1.example.com/obj1`); `*.server2.example.com`
+///   matches a referrer "whose host contains the server2.example.com domain root".
+/// - Edgecast, "Restricting Access by Referrer": `Missing` or a blank item for a missing or
+///   blank referrer; items preceded by a space are ignored; the wildcard stands for the
+///   subdomain and does not match `/`.
+/// - Azure CDN token-auth page: `ec_ref_allow` takes precedence over `ec_ref_deny`.
+fn documented_referrer_rule(
+    allow: &[&str],
+    deny: &[&str],
+    referrer: Option<&str>,
+    ignore_case: bool,
+) -> Result<(), EdgeRefusal> {
+    let fold = |s: &str| {
+        if ignore_case {
+            s.to_ascii_lowercase()
+        } else {
+            s.to_string()
+        }
+    };
+    let referrer = referrer.filter(|r| !r.trim().is_empty());
+    let is_host_char = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    let matches = |item: &str| -> bool {
+        if item.starts_with(' ') {
+            return false;
+        }
+        if item.is_empty() || item.eq_ignore_ascii_case("missing") {
+            return referrer.is_none();
+        }
+        let Some(r) = referrer else { return false };
+        let without_scheme = match r.find("://") {
+            Some(i) => &r[i + 3..],
+            None => r,
+        };
+        let (item, text) = (fold(item), fold(without_scheme));
+        if item.contains('/') {
+            // "Must start with" the item; a leading `*.` is one or more host labels.
+            match item.strip_prefix('*') {
+                None => text.starts_with(&item),
+                Some(dot_rest) => (1..text.len()).any(|i| {
+                    text[..i].chars().all(is_host_char) && text[i..].starts_with(dot_rest)
+                }),
+            }
+        } else {
+            // The referrer's host: before any path, query or fragment, after any user
+            // info, without a port or a trailing dot.
+            let authority = text.split(['/', '?', '#']).next().unwrap_or("");
+            let host = authority.rsplit('@').next().unwrap_or("");
+            let host = match host.rsplit_once(':') {
+                Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+                _ => host,
+            };
+            let host = host.strip_suffix('.').unwrap_or(host);
+            match item.strip_prefix('*') {
+                None => host == item,
+                Some(dot_domain) => host.len() > dot_domain.len() && host.ends_with(dot_domain),
+            }
+        }
+    };
+    if allow.iter().any(|i| matches(i)) {
+        Ok(())
+    } else if deny.iter().any(|i| matches(i)) {
+        Err(EdgeRefusal::ReferrerDenied)
+    } else if allow.is_empty() {
+        Ok(())
+    } else {
+        Err(EdgeRefusal::ReferrerNotAllowed)
+    }
+}
+
+/// A random referrer list (1 to 3 items, sometimes a blank item).
+fn random_ref_list(rng: &mut ChaCha20Rng) -> Vec<&'static str> {
+    let mut items: Vec<&str> = (0..1 + below(rng, 3))
+        .map(|_| pick(rng, REFERRER_ITEMS))
+        .collect();
+    if below(rng, 8) == 0 {
+        items.push("");
+    }
+    items
+}
+
+#[test]
+fn referrers_in_mixed_case_and_with_paths_agree_with_the_documented_rules() {
+    let Some((dir, seed)) =
+        setup("referrers_in_mixed_case_and_with_paths_agree_with_the_documented_rules")
+    else {
+        return;
+    };
+    let mut rng = ChaCha20Rng::seed_from_u64(seed ^ 0x5265_6665_7272_6572);
+    let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+    let ip = "203.0.113.7".parse().unwrap();
+
+    // Tokens made by npm `ectoken` (and by fwtoken, decrypted by npm) carrying referrer
+    // lists exactly as written: case is never folded on the way.
+    let mut lists = Vec::new();
+    let mut cases = Vec::new();
+    for _ in 0..CASES {
+        let key = random_key(&mut rng);
+        let allow = random_ref_list(&mut rng);
+        let deny = if below(&mut rng, 2) == 0 {
+            random_ref_list(&mut rng)
+        } else {
+            Vec::new()
+        };
+        let mut text = format!("ec_expire=1900000000&ec_ref_allow={}", allow.join(","));
+        if !deny.is_empty() {
+            text.push_str(&format!("&ec_ref_deny={}", deny.join(",")));
+        }
+        cases.push(json!({"op": "encrypt", "key": key, "params": text}));
+        lists.push((key, text, allow, deny));
+    }
+    let tokens = run_node(&dir, "referrers.json", &cases);
+    let mut back_cases = Vec::new();
+    let (mut checked, mut allowed, mut denied, mut not_allowed, mut case_mattered) =
+        (0, 0, 0, 0, 0);
+    for ((key, text, allow, deny), result) in lists.iter().zip(&tokens) {
+        assert_eq!(result["ok"], true, "{result}");
+        let ring = EdgeKeyRing::new(EdgeKey::new(key).unwrap());
+        let params = ring
+            .decrypt_params(result["value"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(&params.to_string(), text, "npm kept the text as written");
+        for _ in 0..8 {
+            let referrer = random_referrer(&mut rng);
+            let mut outcomes = Vec::new();
+            for ignore in [false, true] {
+                let mut request = EdgeRequest::new(
+                    now,
+                    ip,
+                    EdgeProto::Https,
+                    "cdn.example.com",
+                    "/videos/a.mp4",
+                )
+                .ignore_url_case(ignore);
+                if let Some(r) = &referrer {
+                    request = request.referrer(r);
+                }
+                let got = params.evaluate(&request, Duration::ZERO);
+                let want = documented_referrer_rule(allow, deny, referrer.as_deref(), ignore);
+                assert_eq!(
+                    got, want,
+                    "{text} referrer {referrer:?} ignore_url_case {ignore}"
+                );
+                match got {
+                    Ok(()) => allowed += 1,
+                    Err(EdgeRefusal::ReferrerDenied) => denied += 1,
+                    Err(_) => not_allowed += 1,
+                }
+                checked += 1;
+                outcomes.push(got);
+            }
+            if outcomes[0] != outcomes[1] {
+                case_mattered += 1;
+            }
+        }
+        // And the reverse: fwtoken encrypts the same text, npm decrypts it unchanged.
+        let token = ring.encrypt(text, &mut rng).unwrap();
+        back_cases.push(json!({"op": "decrypt", "key": key, "token": token}));
+    }
+    let back = run_node(&dir, "referrers-back.json", &back_cases);
+    for ((_, text, _, _), result) in lists.iter().zip(&back) {
+        assert_eq!(result["ok"], true, "{result}");
+        assert_eq!(result["value"].as_str().unwrap(), text);
+    }
+    assert!(allowed > 0 && denied > 0 && not_allowed > 0 && case_mattered > 0);
+    eprintln!(
+        "npm ectoken referrer differential: {CASES} tokens each way, {checked} evaluations agreeing with the documented rules ({allowed} allowed, {denied} ec_ref_deny, {not_allowed} ec_ref_allow; ignore_url_case changed the answer for {case_mattered} referrers)"
     );
 }

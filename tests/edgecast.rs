@@ -941,10 +941,16 @@ fn evaluate_referrer() {
             Some("https://www.example.com/page"),
             Ok(()),
         ),
+        // The host without its port; its case counts (next test).
+        (
+            "ec_ref_allow=www.example.com",
+            Some("http://www.example.com:8080"),
+            Ok(()),
+        ),
         (
             "ec_ref_allow=www.example.com",
             Some("http://WWW.example.com:8080"),
-            Ok(()),
+            Err(EdgeRefusal::ReferrerNotAllowed),
         ),
         (
             "ec_ref_allow=www.example.com",
@@ -1039,6 +1045,109 @@ fn evaluate_referrer() {
         };
         assert_eq!(eval(params, &r), want, "{params} {referrer:?}");
     }
+}
+
+/// "Token Auth Ignore URL Case" (MicrosoftDocs/azure-docs,
+/// `articles/cdn/cdn-rules-engine-reference-features.md`): "The parameters affected by this
+/// feature are: ec_url_allow, ec_ref_allow, ec_ref_deny"; "The default behavior is for URL
+/// comparisons for Token Authentication to be case-sensitive". And Edgio's Token Auth
+/// guide, `ec_ref_allow` / `ec_ref_deny`: "Do not include the protocol portion"; "This
+/// header value must start with a value defined by this parameter"; example
+/// `ec_ref_allow=www1.example.com/obj1,*.server2.example.com`.
+#[test]
+fn referrer_and_url_case_as_the_cdn_documents_it() {
+    let with =
+        |referrer: &'static str, ignore: bool| req().referrer(referrer).ignore_url_case(ignore);
+    let table: Vec<(&str, EdgeRequest<'_>, Result<(), EdgeRefusal>)> = vec![
+        // Case-sensitive by default, hosts included: the issue's example.
+        (
+            "ec_ref_allow=Good.Example.com",
+            with("https://good.example.com/", false),
+            Err(EdgeRefusal::ReferrerNotAllowed),
+        ),
+        (
+            "ec_ref_allow=Good.Example.com",
+            with("https://good.example.com/", true),
+            Ok(()),
+        ),
+        (
+            "ec_ref_allow=Good.Example.com",
+            with("https://Good.Example.com/", false),
+            Ok(()),
+        ),
+        // ignore_url_case covers ec_ref_deny too: the issue's second example.
+        (
+            "ec_ref_deny=bad.example.com/Private",
+            with("https://bad.example.com/private", true),
+            Err(EdgeRefusal::ReferrerDenied),
+        ),
+        (
+            "ec_ref_deny=bad.example.com/Private",
+            with("https://bad.example.com/private", false),
+            Ok(()),
+        ),
+        (
+            "ec_ref_deny=bad.example.com/Private",
+            with("https://bad.example.com/Private/x", false),
+            Err(EdgeRefusal::ReferrerDenied),
+        ),
+        // Edgio's example, item by item.
+        (
+            "ec_ref_allow=www1.example.com/obj1,*.server2.example.com",
+            with("https://www1.example.com/obj1/page.html", false),
+            Ok(()),
+        ),
+        (
+            "ec_ref_allow=www1.example.com/obj1,*.server2.example.com",
+            with("https://www1.example.com/obj2/page.html", false),
+            Err(EdgeRefusal::ReferrerNotAllowed),
+        ),
+        (
+            "ec_ref_allow=www1.example.com/obj1,*.server2.example.com",
+            with("https://cdn.server2.example.com/any", false),
+            Ok(()),
+        ),
+        (
+            "ec_ref_allow=www1.example.com/obj1,*.server2.example.com",
+            with("https://cdn.Server2.example.com/any", false),
+            Err(EdgeRefusal::ReferrerNotAllowed),
+        ),
+        (
+            "ec_ref_allow=www1.example.com/obj1,*.server2.example.com",
+            with("https://cdn.Server2.example.com/any", true),
+            Ok(()),
+        ),
+        // "Must start with": the referrer without its scheme, literally.
+        (
+            "ec_ref_allow=www1.example.com/obj1",
+            with("https://www1.example.com:8443/obj1", false),
+            Err(EdgeRefusal::ReferrerNotAllowed),
+        ),
+        (
+            "ec_ref_allow=www1.example.com/obj1",
+            with("https://www1.example.com/OBJ1", false),
+            Err(EdgeRefusal::ReferrerNotAllowed),
+        ),
+        (
+            "ec_ref_allow=www1.example.com/obj1",
+            with("https://www1.example.com/OBJ1", true),
+            Ok(()),
+        ),
+        // ec_url_allow, for completeness: the same feature.
+        (
+            "ec_url_allow=/Videos/",
+            req().ignore_url_case(false),
+            Err(EdgeRefusal::UrlNotAllowed),
+        ),
+    ];
+    for (params, request, want) in table {
+        assert_eq!(eval(params, &request), want, "{params} {request:?}");
+    }
+    // `req()`'s path is /videos/...: ignore_url_case lets /Videos/ through.
+    assert_eq!(
+        eval("ec_url_allow=/Videos/", &req().ignore_url_case(true)),
+        Ok(())
+    );
 }
 
 #[test]

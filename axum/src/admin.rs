@@ -25,6 +25,7 @@ use crate::routes::json;
 /// | `GET /fotoweb/admin/users/{user}/devices` | `200` JSON array of `{"device_id","user","issued_at","last_seen","revoked_at","active"}` |
 /// | `GET /fotoweb/admin/users/{user}/tokens` | `200` JSON array of `{"id","user","app","issued_at","expires","revoked_at","active"}` (never the token) |
 /// | `POST /fotoweb/admin/users/{user}/revoke` | every device and API token of the user (FotoWeb's "log out of all sessions"): `200 {"devices":N,"api_tokens":M}` |
+/// | `GET /fotoweb/admin/stats` | `200` JSON object of this server's store counters ([`stats_json`](crate::stats_json): hits, misses, hit rate, entries, evictions, invalidated, full clears, known version, …) |
 ///
 /// Users are matched by identity (every spelling of the account). [`routes`](crate::routes)
 /// includes these. Another full-key route is a handler that takes [`Admin`] first:
@@ -32,10 +33,10 @@ use crate::routes::json;
 /// ```
 /// use axum::{Router, routing::get};
 /// use fwtoken_axum::{Admin, FwAuth};
-/// async fn stats(_: Admin, auth: FwAuth) -> String {
+/// async fn limit(_: Admin, auth: FwAuth) -> String {
 ///     format!("{:?}", auth.device_limit())
 /// }
-/// let admin: Router = fwtoken_axum::admin_routes().route("/fotoweb/admin/stats", get(stats));
+/// let admin: Router = fwtoken_axum::admin_routes().route("/fotoweb/admin/limit", get(limit));
 /// ```
 pub fn admin_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
@@ -44,6 +45,7 @@ pub fn admin_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/fotoweb/admin/users/{user}/devices", get(user_devices))
         .route("/fotoweb/admin/users/{user}/tokens", get(user_api_tokens))
         .route("/fotoweb/admin/users/{user}/revoke", post(revoke_user))
+        .route("/fotoweb/admin/stats", get(crate::stats::stats))
 }
 
 fn store(e: StoreError) -> Refusal {

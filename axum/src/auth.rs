@@ -110,6 +110,7 @@ pub struct FwAuthBuilder {
     api_key: Option<ApiKey>,
     owner: Option<String>,
     denied: Vec<String>,
+    legacy_utf8_encode: bool,
     domains: SiteDomains,
     leeway: Duration,
     limit: DeviceLimit,
@@ -156,6 +157,16 @@ impl FwAuthBuilder {
     #[must_use]
     pub fn deny_user(mut self, user: &str) -> Self {
         self.denied.push(user.into());
+        self
+    }
+
+    /// Reads the user of a FotoWeb-format login token that FotoWare's 2017 PHP generator
+    /// encoded twice (`zoÃ«`) as the name the CMS meant (`zoë`); see
+    /// [`LoginPolicy::legacy_utf8_encode`]. Off by default: a user literally named `zoÃ«`
+    /// would be read as `zoë`. The owner and denied users are refused under either name.
+    #[must_use]
+    pub fn legacy_utf8_encode(mut self, on: bool) -> Self {
+        self.legacy_utf8_encode = on;
         self
     }
 
@@ -293,7 +304,9 @@ impl FwAuthBuilder {
             }
             None => None,
         };
-        let mut login_policy = LoginPolicy::new().leeway(self.leeway);
+        let mut login_policy = LoginPolicy::new()
+            .leeway(self.leeway)
+            .legacy_utf8_encode(self.legacy_utf8_encode);
         let mut api_policy = ApiPolicy::new();
         if let Some(owner) = &self.owner {
             login_policy = login_policy.deny_user(owner);
@@ -350,6 +363,7 @@ impl FwAuth {
             api_key: None,
             owner: None,
             denied: Vec::new(),
+            legacy_utf8_encode: false,
             domains: SiteDomains::new(),
             leeway: DEFAULT_LEEWAY,
             limit: DeviceLimit::refuse(DEFAULT_MAX_DEVICES),
@@ -428,9 +442,12 @@ impl FwAuth {
     /// or parse leaves the secrets in force. Reports
     /// [`Event::SecretsReloaded`] or [`Event::SecretsNotReloaded`].
     pub fn reload_secrets_file(&self, path: &Path) -> Result<(), ConfigError> {
-        let read = SecretsFile::read(path).and_then(|f| Ok((f.ring()?, f.api_key)));
+        let read = SecretsFile::read(path).and_then(|f| Ok((f.ring()?, f.warnings(), f.api_key)));
         match read {
-            Ok((ring, api_key)) => {
+            Ok((ring, warnings, api_key)) => {
+                for warning in &warnings {
+                    self.emit(&Event::SecretsWarning { warning });
+                }
                 let primary = ring.primary().fingerprint();
                 let backup = ring.backup().map(Secret::fingerprint);
                 self.replace_secrets(ring, api_key);
@@ -533,14 +550,18 @@ impl FwAuth {
     /// answer is `302` to the after-login path with the `FWSession` cookie and
     /// `Cache-Control: no-store`.
     ///
-    /// Refused: the device cap (403), a name that cannot be issued (400), the store
+    /// Refused: the device cap (403), a name no session may be issued for (RFC 8265; 403,
+    /// `invalid-user-name`), the store
     /// unavailable (503).
     pub async fn start_session(&self, user: &str) -> Result<Response, Refusal> {
         let ring = self.ring();
         let now = OffsetDateTime::now_utc();
         // The OS generator: one system call per login.
+        // A name no session may be issued for (RFC 8265, `validate_new_user_name`): the
+        // credential may be genuine (a FotoWeb-format token carries any name), the user
+        // may not sign in under it.
         let (token, record) = DeviceToken::issue(&ring, user, now, &mut fwtoken::os_rng())
-            .map_err(|e| Refusal::bad_request(error_kind(&e)))?;
+            .map_err(|e| Refusal::forbidden(error_kind(&e)))?;
         self.0
             .store
             .register_device(&record, self.0.limit, now)

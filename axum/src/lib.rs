@@ -49,7 +49,7 @@
 //! | status | when |
 //! |--------|------|
 //! | 401 | no credential where one is required; a bad signature; expired; revoked or unknown (device, API token); ambiguous sessions (two `FWSession` cookies that open to different devices); a login token used before |
-//! | 403 | a user on an administrator route; the device cap; the site owner or a denied user |
+//! | 403 | a user on an administrator route; the device cap; the site owner or a denied user; a name no session may be issued for (RFC 8265: a login token of another generator may carry one) |
 //! | 400 | a credential (`FWAPIToken`, `FWSession`) in the query string |
 //! | 404 | a bad or expired cache link (no oracle: every reason looks the same) |
 //! | 403 | an Edgecast token refused (missing, forged, expired, a rule, a dot segment) |
@@ -84,6 +84,7 @@ mod refusal;
 mod reload;
 mod routes;
 mod serve;
+mod stats;
 
 pub use admin::admin_routes;
 pub use auth::{
@@ -99,6 +100,7 @@ pub use log::EventLog;
 pub use refusal::{Event, Note, Refusal, error_kind, kind};
 pub use routes::{login_token_key, password_login, routes};
 pub use serve::{ServeConfig, ServeError};
+pub use stats::stats_json;
 
 /// The store crate, re-exported so an integrator names one version of it.
 pub use fwtoken_store;

@@ -172,7 +172,7 @@ pub fn error_kind(e: &Error) -> &'static str {
         Error::DeniedApplication => "denied-application",
         Error::InvalidSecret(_) => "invalid-secret",
         Error::DuplicateKey => "duplicate-key",
-        Error::InvalidUserName(_) => "invalid-user-name",
+        Error::InvalidUserName(_) | Error::DisallowedCodePoint { .. } => "invalid-user-name",
         Error::InvalidTime(_) => "invalid-time",
         Error::InvalidDuration(_) => "invalid-duration",
         Error::InvalidArgument(_) => "invalid-argument",
@@ -252,6 +252,18 @@ pub enum Event<'a> {
         /// The new backup secret's fingerprint.
         backup: Option<Fingerprint>,
     },
+    /// The store's counters, reported at an interval
+    /// ([`FwAuth::report_stats_every`](crate::FwAuth::report_stats_every)).
+    Stats {
+        /// The counters.
+        stats: fwtoken_store::StoreStats,
+    },
+    /// The secrets file read again is in force but deserves a warning (a weak secret, a
+    /// short full API key); reported before [`Event::SecretsReloaded`].
+    SecretsWarning {
+        /// The warning, starting with `warning: ` (it never holds a secret).
+        warning: &'a str,
+    },
     /// The secrets file could not be read again; the secrets in force were kept.
     SecretsNotReloaded {
         /// Why (it never holds a secret).
@@ -277,6 +289,21 @@ impl fmt::Display for Event<'_> {
                     None => Ok(()),
                 }
             }
+            Event::SecretsWarning { warning } => f.write_str(warning),
+            Event::Stats { stats: s } => write!(
+                f,
+                "stats hits={} misses={} hit_rate={:.3} entries={} evictions={} invalidated={} full_clears={} sync_failures={} known_version={} fresh={}",
+                s.hits,
+                s.misses,
+                s.hit_rate(),
+                s.entries,
+                s.evictions,
+                s.invalidated,
+                s.full_clears,
+                s.sync_failures,
+                s.known_version,
+                s.fresh
+            ),
             Event::SecretsNotReloaded { error } => {
                 write!(f, "error secrets not reloaded (kept the old ones): {error}")
             }

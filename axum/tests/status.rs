@@ -24,7 +24,7 @@ use fwtoken_store::{DeviceLimit, Store, StoreConfig};
 use http::{Request, StatusCode, header};
 use tower::ServiceExt;
 
-use common::{API_KEY, Answer, DENIED, OWNER, SECRET, Site, now, ring};
+use common::{API_KEY, DENIED, OWNER, SECRET, Site, assert_bare, now, ring};
 
 /// An API token issued through the route (so it is registered); its text.
 async fn api_token(site: &Site, user: &str) -> String {
@@ -41,11 +41,6 @@ async fn api_token(site: &Site, user: &str) -> String {
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
     let info: ApiTokenInfo = serde_json::from_slice(&answer.body).unwrap();
     info.token
-}
-
-fn assert_bare(answer: &Answer, status: StatusCode) {
-    assert_eq!(answer.status, status, "{answer:?}");
-    assert!(answer.body.is_empty(), "a refusal says nothing: {answer:?}");
 }
 
 /// Nothing the test handed out appears in any event.
@@ -838,9 +833,13 @@ async fn start_session_for_a_user_the_server_authenticated() {
     let me = site.me(cookie).await;
     assert_eq!(me.json()["user"], "zoe");
     assert_eq!(me.json()["via"], "session");
-    // A name that cannot be issued: 400; the owner is a login-token rule only.
-    let refusal = site.auth.start_session(" zoe").await.unwrap_err();
-    assert_eq!(refusal.status(), StatusCode::BAD_REQUEST);
+    // A name no session may be issued for (RFC 8265): 403 with the kind that says why;
+    // the owner is a login-token rule only.
+    for name in [" zoe", "zoe\u{2800}", "zo\u{00AB}e", "a  b"] {
+        let refusal = site.auth.start_session(name).await.unwrap_err();
+        assert_eq!(refusal.status(), StatusCode::FORBIDDEN, "{name:?}");
+        assert_eq!(refusal.kind(), "invalid-user-name", "{name:?}");
+    }
 }
 
 #[tokio::test]

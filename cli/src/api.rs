@@ -8,7 +8,7 @@ use fwtoken::{ApiPolicy, ApiToken, ApiTokenId, ApiTokenRequest};
 use serde_json::json;
 
 use crate::Ctx;
-use crate::common::{CliError, CliResult, now, parse_duration, rfc3339, store_error};
+use crate::common::{CliError, CliResult, issue_error, now, parse_duration, rfc3339, store_error};
 
 /// `fwtoken api ...`
 #[derive(Subcommand, Debug)]
@@ -128,7 +128,8 @@ fn issue(a: Issue, ctx: &Ctx) -> CliResult {
         policy = policy.max_duration(max);
     }
     let Some(store) = ctx.store()? else {
-        let info = ApiToken::issue(&ring, &request, now, &policy, &mut fwtoken::os_rng())?;
+        let info = ApiToken::issue(&ring, &request, now, &policy, &mut fwtoken::os_rng())
+            .map_err(issue_error)?;
         println!(
             "{}",
             json!({"token": info.token, "expires": info.expires.as_str()})
@@ -137,7 +138,8 @@ fn issue(a: Issue, ctx: &Ctx) -> CliResult {
     };
     // With a store: registered, so it can be revoked and listed; its id is printed.
     let (info, record) =
-        ApiToken::issue_with_record(&ring, &request, now, &policy, &mut fwtoken::os_rng())?;
+        ApiToken::issue_with_record(&ring, &request, now, &policy, &mut fwtoken::os_rng())
+            .map_err(issue_error)?;
     store
         .register_api_token(&record, now)
         .map_err(store_error)?;
@@ -209,7 +211,8 @@ fn list(user: &str, at: Option<&str>, ctx: &Ctx) -> CliResult {
 }
 
 /// `api revoke TOKEN_ID | --user NAME | --app APP`. By id: exit 1 when it was not active;
-/// by user or application: the count, which may be 0.
+/// by user or application: the count is printed, and exit 1 when it is 0 (a mistyped name
+/// must not read as "revoked").
 fn revoke(a: Revoke, ctx: &Ctx) -> CliResult {
     let id = a
         .token_id
@@ -246,6 +249,12 @@ fn revoke(a: Revoke, ctx: &Ctx) -> CliResult {
             ));
         }
     };
+    if out.get("revoked").and_then(serde_json::Value::as_u64) == Some(0) {
+        println!("{out}");
+        return Err(CliError::Refused(
+            "no active API token matched: nothing revoked (check the name)".into(),
+        ));
+    }
     println!("{out}");
     Ok(())
 }

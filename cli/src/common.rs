@@ -9,6 +9,12 @@ use fwtoken::{KeyRing, Secret};
 
 use fwtoken_store::{BlockingStore, SecretsFile, StoreConfig, StoreError, StoreUrl};
 
+/// An environment variable: `None` when unset or empty (the same rule as the example
+/// server's, `fwtoken_store::env_var`); not UTF-8 is a configuration error.
+pub fn env(var: &str) -> CliResult<Option<String>> {
+    fwtoken_store::env_var(var).map_err(|e| CliError::Usage(e.to_string()))
+}
+
 /// What went wrong, and so which exit code to use.
 #[derive(Debug)]
 pub enum CliError {
@@ -19,8 +25,22 @@ pub enum CliError {
 }
 
 impl From<fwtoken::Error> for CliError {
+    /// A token that does not verify, or a policy that refuses it: exit 1.
     fn from(e: fwtoken::Error) -> Self {
         CliError::Refused(e.to_string())
+    }
+}
+
+/// What issuing (a token, a link) failed on: a policy refusal (the site owner, a denied
+/// user or application, a lifetime over the cap, the device cap) exits 1; anything else is
+/// the input (an invalid user name, a bad duration or time, a value too long) and exits 2.
+pub fn issue_error(e: fwtoken::Error) -> CliError {
+    match e {
+        fwtoken::Error::DeniedUser
+        | fwtoken::Error::DeniedApplication
+        | fwtoken::Error::LifetimeTooLong { .. }
+        | fwtoken::Error::DeviceLimit { .. } => CliError::Refused(e.to_string()),
+        other => CliError::Usage(other.to_string()),
     }
 }
 
@@ -52,36 +72,31 @@ impl SecretSource {
 
 fn ring_from_file(path: &Path) -> CliResult<KeyRing> {
     for var in ["FWTOKEN_SECRET", "FWTOKEN_BACKUP_SECRET"] {
-        if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
+        if env(var)?.is_some() {
             return usage(format!(
                 "{var} is set and a secrets file is given: use one or the other"
             ));
         }
     }
     let file = SecretsFile::read(path).map_err(|e| CliError::Usage(e.to_string()))?;
-    if file.primary.is_weak() {
-        eprintln!(
-            "warning: the primary secret in the secrets file is weak; use `fwtoken secret generate`"
-        );
+    for warning in file.warnings() {
+        eprintln!("{warning}");
     }
     file.ring().map_err(|e| CliError::Usage(e.to_string()))
 }
 
-/// A secret from an environment variable; `None` when unset.
+/// A secret from an environment variable; `None` when unset or empty.
 pub fn secret_from_env(var: &str) -> CliResult<Option<Secret>> {
-    match std::env::var(var) {
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => usage(format!("{var} is not valid UTF-8")),
-        Ok(text) => {
-            let s = Secret::from_text(&text).map_err(|e| CliError::Usage(format!("{var}: {e}")))?;
-            if s.is_weak() {
-                eprintln!(
-                    "warning: {var} is weak (under 16 bytes or one repeated character); use `fwtoken secret generate`"
-                );
-            }
-            Ok(Some(s))
-        }
+    let Some(text) = env(var)? else {
+        return Ok(None);
+    };
+    let s = Secret::from_text(&text).map_err(|e| CliError::Usage(format!("{var}: {e}")))?;
+    if s.is_weak() {
+        eprintln!(
+            "warning: {var} is weak (under 16 bytes or one repeated character); use `fwtoken secret generate`"
+        );
     }
+    Ok(Some(s))
 }
 
 /// The ring from `FWTOKEN_SECRET` and the optional `FWTOKEN_BACKUP_SECRET`.
@@ -140,16 +155,27 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 
 /// Opens the store named by `--store` / `FWTOKEN_STORE` (migrating it if needed): no
 /// cache and no background housekeeping, since the command exits at once. `memory` is
-/// refused: it would forget everything at exit.
-pub fn open_store(url: &StoreUrl) -> CliResult<BlockingStore> {
-    let config = StoreConfig::new().cache(false).purge_every(None);
+/// refused: it would forget everything at exit. A SQLite file that does not exist is
+/// created only when `create` (`store migrate`); otherwise it is an error and nothing is
+/// created, so a mistyped path never becomes a new, empty store.
+pub fn open_store(url: &StoreUrl, create: bool) -> CliResult<BlockingStore> {
+    let config = StoreConfig::new()
+        .cache(false)
+        .purge_every(None)
+        .create_missing(create);
     if *url == StoreUrl::Memory {
         return usage(
             "--store memory would forget everything when the command exits: use sqlite:PATH or postgres://...",
         );
     }
-    BlockingStore::open(url, config)
-        .map_err(|e| CliError::Usage(format!("store {}: {e}", url.describe())))
+    BlockingStore::open(url, config).map_err(|e| {
+        let hint = if matches!(e, StoreError::NotFound) {
+            " (check the path; `fwtoken store migrate` creates a new store)"
+        } else {
+            ""
+        };
+        CliError::Usage(format!("store {}: {e}{hint}", url.describe()))
+    })
 }
 
 /// Exit 1 for what the store refuses (the device cap, a revoked or conflicting id);

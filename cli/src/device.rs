@@ -8,7 +8,7 @@ use fwtoken_store::DeviceLimit;
 use serde_json::json;
 
 use crate::Ctx;
-use crate::common::{CliError, CliResult, now, parse_duration, rfc3339, store_error};
+use crate::common::{CliError, CliResult, issue_error, now, parse_duration, rfc3339, store_error};
 
 /// Devices one user may hold when registering in a store: FotoWeb's number, the same as
 /// `fwtoken::DevicePolicy`, fwtoken-axum and the example server.
@@ -81,7 +81,8 @@ fn issue(a: Issue, ctx: &Ctx) -> CliResult {
     let ring = ctx.secrets.ring()?;
     let now = now(a.now.as_deref())?;
     let store = ctx.store()?;
-    let (token, record) = DeviceToken::issue(&ring, &a.user, now, &mut fwtoken::os_rng())?;
+    let (token, record) =
+        DeviceToken::issue(&ring, &a.user, now, &mut fwtoken::os_rng()).map_err(issue_error)?;
     if let Some(store) = &store {
         store
             .register_device(&record, DeviceLimit::refuse(a.max_devices), now)

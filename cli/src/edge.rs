@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use fwtoken::{CountryCode, EdgeKey, EdgeKeyRing, EdgeParams, EdgeProto, EdgeRequest};
 use serde_json::json;
 
-use crate::common::{CliError, CliResult, now, parse_duration, usage};
+use crate::common::{CliError, CliResult, env, now, parse_duration, usage};
 
 /// `fwtoken edge ...`
 #[derive(Subcommand, Debug)]
@@ -128,10 +128,9 @@ pub fn run(cmd: Cmd) -> CliResult {
 }
 
 fn key_from_env(var: &str, legacy: bool) -> CliResult<Option<EdgeKey>> {
-    match std::env::var(var) {
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => usage(format!("{var} is not valid UTF-8")),
-        Ok(text) => {
+    match env(var)? {
+        None => Ok(None),
+        Some(text) => {
             let key = if legacy {
                 EdgeKey::new_legacy(&text)
             } else {

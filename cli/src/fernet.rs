@@ -6,16 +6,16 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use fwtoken::{FernetKey, FernetRing};
+use fwtoken::{FernetKey, FernetRing, MAX_FERNET_PLAINTEXT};
 
-use crate::common::{CliError, CliResult, now, parse_duration, usage};
+use crate::common::{CliError, CliResult, env, now, parse_duration, usage};
 
 /// `fwtoken fernet ...`
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Print a new Fernet key.
     GenerateKey,
-    /// Encrypt stdin; prints the token.
+    /// Encrypt stdin (at most 6079 bytes); prints the token.
     Encrypt(Encrypt),
     /// Decrypt a token; the plaintext goes to stdout.
     Decrypt(Decrypt),
@@ -59,13 +59,11 @@ pub fn run(cmd: Cmd) -> CliResult {
 }
 
 fn key_from_env(var: &str) -> CliResult<Option<FernetKey>> {
-    match std::env::var(var) {
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => usage(format!("{var} is not valid UTF-8")),
-        Ok(text) => FernetKey::from_base64(&text)
-            .map(Some)
-            .map_err(|e| CliError::Usage(format!("{var}: {e}"))),
-    }
+    env(var)?
+        .map(|text| {
+            FernetKey::from_base64(&text).map_err(|e| CliError::Usage(format!("{var}: {e}")))
+        })
+        .transpose()
 }
 
 /// The ring from `FWTOKEN_FERNET_KEY` and the optional `FWTOKEN_FERNET_BACKUP_KEY`.
@@ -85,10 +83,19 @@ fn ring_from_env() -> CliResult<FernetRing> {
 fn encrypt(a: Encrypt) -> CliResult {
     let ring = ring_from_env()?;
     let now = now(a.now.as_deref())?;
+    // At most the largest plaintext plus one byte is read: a larger input is refused
+    // without being held in memory.
     let mut plaintext = Vec::new();
     std::io::stdin()
+        .lock()
+        .take(MAX_FERNET_PLAINTEXT as u64 + 1)
         .read_to_end(&mut plaintext)
         .map_err(|e| CliError::Usage(format!("reading stdin: {e}")))?;
+    if plaintext.len() > MAX_FERNET_PLAINTEXT {
+        return usage(format!(
+            "standard input is larger than {MAX_FERNET_PLAINTEXT} bytes, the largest Fernet plaintext"
+        ));
+    }
     let token = ring
         .encrypt(&plaintext, now, &mut fwtoken::os_rng())
         .map_err(|e| CliError::Usage(e.to_string()))?;

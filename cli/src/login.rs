@@ -7,7 +7,7 @@ use fwtoken::{LoginPolicy, LoginToken};
 use serde_json::json;
 
 use crate::Ctx;
-use crate::common::{CliError, CliResult, now, parse_duration, rfc3339};
+use crate::common::{CliResult, issue_error, now, parse_duration, rfc3339};
 
 /// `fwtoken login ...`
 #[derive(Subcommand, Debug)]
@@ -60,6 +60,11 @@ pub struct Verify {
     /// Refuse this user (repeatable).
     #[arg(long, value_name = "NAME")]
     deny_user: Vec<String>,
+    /// Read the user names of FotoWare's 2017 PHP generator as meant: that generator
+    /// called utf8_encode, so a UTF-8 name arrives encoded twice (`zoÃ«` for `zoë`).
+    /// Deny rules refuse the name as sent and as repaired.
+    #[arg(long)]
+    legacy_utf8_encode: bool,
 }
 
 pub fn run(cmd: Cmd, ctx: &Ctx) -> CliResult {
@@ -84,7 +89,7 @@ fn issue(a: Issue, ctx: &Ctx) -> CliResult {
     } else {
         b.issue(&ring, now)
     }
-    .map_err(|e| CliError::Usage(e.to_string()))?;
+    .map_err(issue_error)?;
     match a.url {
         Some(base) => println!("{}", fwtoken::login_url(&base, &token)),
         None => println!("{token}"),
@@ -105,6 +110,7 @@ fn verify(a: Verify, ctx: &Ctx) -> CliResult {
     for u in &a.deny_user {
         policy = policy.deny_user(u);
     }
+    policy = policy.legacy_utf8_encode(a.legacy_utf8_encode);
     let v = LoginToken::verify(&ring, &a.token, now, &policy)?;
     let out = json!({
         "user": v.user,

@@ -4,7 +4,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use crate::Ctx;
-use crate::common::{CliResult, now, store_error};
+use crate::common::{CliError, CliResult, now, store_error};
 
 /// `fwtoken user ...`
 #[derive(Subcommand, Debug)]
@@ -36,6 +36,13 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> CliResult {
                 "api_tokens": api_tokens,
             });
             println!("{out}");
+            // Nothing was active under that identity: a mistyped name must not read as
+            // "logged out everywhere".
+            if devices == 0 && api_tokens == 0 {
+                return Err(CliError::Refused(
+                    "nothing was active for this user: no device or API token revoked (check the name)".into(),
+                ));
+            }
             Ok(())
         }
     }

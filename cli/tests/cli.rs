@@ -48,6 +48,11 @@ fn code(o: &Output) -> i32 {
 
 fn json(o: &Output) -> serde_json::Value {
     assert_eq!(code(o), 0, "stderr: {}", stderr(o));
+    printed(o)
+}
+
+/// The JSON printed, whatever the exit code.
+fn printed(o: &Output) -> serde_json::Value {
     serde_json::from_str(stdout(o).trim()).unwrap()
 }
 
@@ -700,8 +705,13 @@ fn store_commands(store: &str, tag: &str) {
     assert_eq!(json(&o)["revoked"], 2);
     assert_eq!(code(&with_store(store, &["api", "verify", &t2])), 1);
     assert_eq!(code(&with_store(store, &["api", "verify", &t3])), 1);
+    // Nothing matched: the count 0 is printed, and exit 1 (a mistyped name must not
+    // read as "revoked").
     let o = with_store(store, &["api", "revoke", "--user", "nobody"]);
-    assert_eq!(json(&o)["revoked"], 0);
+    assert_eq!(printed(&o)["revoked"], 0);
+    assert_eq!(code(&o), 1);
+    let o = with_store(store, &["api", "revoke", "--app", "NoSuchApp"]);
+    assert_eq!((printed(&o)["revoked"].as_u64(), code(&o)), (Some(0), 1));
     // Exactly one of TOKEN_ID, --user, --app.
     assert_eq!(code(&with_store(store, &["api", "revoke"])), 2);
     assert_eq!(
@@ -723,6 +733,18 @@ fn store_commands(store: &str, tag: &str) {
         (Some(1), Some(1))
     );
     assert_eq!(code(&with_store(store, &["api", "verify", &t4])), 1);
+    // Again, or a name nobody has: nothing to revoke, exit 1 with the counts printed.
+    for name in [dave_upper.as_str(), "dvae"] {
+        let o = with_store(store, &["user", "revoke", name]);
+        assert_eq!(code(&o), 1, "{name}");
+        assert_eq!(
+            (
+                printed(&o)["devices"].as_u64(),
+                printed(&o)["api_tokens"].as_u64()
+            ),
+            (Some(0), Some(0))
+        );
+    }
     assert_eq!(
         code(&with_store(store, &["device", "verify", &dave_device])),
         1
@@ -750,7 +772,21 @@ fn store_commands_on_postgres_print_json_and_exit_as_documented() {
         .unwrap()
         .as_nanos()
         .to_string();
-    store_commands(&url, &tag);
+    store_commands(&own_schema(&url, "cli_store"), &tag);
+}
+
+/// The PostgreSQL URL with a schema of this test's own (created and migrated here with
+/// fwtoken-store), chosen by `search_path`: the shared test database may hold tables of
+/// other builds in its default schema.
+fn own_schema(url: &str, name: &str) -> String {
+    let schema = format!("{name}_{}", std::process::id());
+    let pg = fwtoken_store::PostgresConfig::new(url)
+        .unwrap()
+        .schema(&schema)
+        .unwrap();
+    drop(fwtoken_store::BlockingStore::postgres(pg, fwtoken_store::StoreConfig::new()).unwrap());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
 }
 
 #[test]
@@ -789,12 +825,14 @@ fn api_list_on_postgres_prints_a_users_tokens() {
         .unwrap()
         .as_nanos()
         .to_string();
-    api_list(&url, &tag);
+    api_list(&own_schema(&url, "cli_api_list"), &tag);
 }
 
 /// `api list --user NAME` against `store`: every spelling of one identity, oldest issue
 /// first, revoked and expired tokens marked, other users left out.
 fn api_list(store: &str, tag: &str) {
+    // A SQLite file is created by `store migrate` only.
+    json(&with_store(store, &["store", "migrate"]));
     // Two spellings of one account (this site names no domains of its own).
     let erin = format!("erin{tag}@corp");
     let erin_upper = format!("CORP\\ERIN{tag}");
@@ -877,6 +915,7 @@ fn device_issue_caps_at_ten_devices_by_default() {
     // FotoWeb's number, the same default as fwtoken::DevicePolicy and fwtoken-axum.
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite:{}", dir.path().join("fw.sqlite").display());
+    assert_eq!(code(&with_store(&store, &["store", "migrate"])), 0);
     for n in 1..=10 {
         let o = with_store(&store, &["device", "issue", "--user", "erin"]);
         assert_eq!(code(&o), 0, "device {n}: {}", stderr(&o));

@@ -7,14 +7,19 @@
 //! it, derives the keys, verifies a valid token and tokens whose tag is wrong in its
 //! first, middle and last byte, and declassifies only the outcome it returns. The few
 //! places where a secret-derived value legitimately becomes public inside the library
-//! (the MAC's yes/no, then the authenticated plaintext) are listed in
-//! `ctgrind/declassify.points`, which `run.sh` turns into memcheck suppressions; `SECURITY.md`
-//! says why each is public.
+//! (the MAC's yes/no, then the authenticated plaintext, and whether a configured key text
+//! is valid) are listed in `ctgrind/declassify.points`, which `run.sh` turns into memcheck
+//! suppressions; `SECURITY.md` says why each is public.
+//!
+//! Key loading is checked the same way: every key type (site secret, full API key,
+//! Edgecast key, Fernet key, generated secrets and keys) is loaded from text marked
+//! undefined, and nothing but the verdict may depend on it.
 //!
 //! Memcheck's error count (`VALGRIND_COUNT_ERRORS`, suppressed errors excluded) is read
 //! before and after each path: a path passes when its outcomes are right and it added no
-//! error. Two negative controls in the same run (an early-exit byte loop over the same
-//! secret-derived tag, and a table lookup indexed by it) must each add errors; if they
+//! error. Four negative controls in the same run (an early-exit byte loop over the same
+//! secret-derived tag, a table lookup indexed by it, and key text decoded or checked the
+//! old way: the `base64` crate's tables, `char::is_control`) must each add errors; if they
 //! do not, the harness checked nothing and fails.
 //!
 //! Run it with `ctgrind/run.sh` from the repository root.
@@ -42,6 +47,12 @@ const PRIMARY: &str = "ctgrind primary site secret, 0123456789abcdef";
 const BACKUP: &str = "ctgrind backup site secret, fedcba9876543210";
 /// The Edgecast key text.
 const EDGE_KEY: &str = "Ctgrind2026EdgecastKey0123456789";
+/// A generated-style secret (64 lowercase hex characters).
+const SECRET_HEX: &str = "4f1c9a0e7d2b6c3a8e5f0d1b2c3a4e5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3";
+/// A full API key.
+const API_KEY_TEXT: &str = "ctgrind full API key of the site, 0123456789";
+/// The Fernet specification's key (`generate.json`).
+const FERNET_KEY: &str = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
 /// A secret outside every ring.
 const FOREIGN: &str = "ctgrind foreign site secret, 00112233445566";
 
@@ -62,7 +73,7 @@ struct Harness {
     failures: Vec<String>,
     /// Paths checked.
     paths: usize,
-    /// Errors attributed to paths, controls and key loading.
+    /// Errors attributed to paths (key loading included) and controls.
     attributed: usize,
 }
 
@@ -105,24 +116,12 @@ impl Harness {
         }
     }
 
-    /// Runs key loading on a marked secret and reports what memcheck finds there. Key
-    /// loading happens once, when a server reads its configuration, with no attacker
-    /// input: it is outside the constant-time promise, so findings are reported (and
-    /// listed in SECURITY.md), not failed.
-    fn key_loading<T>(&mut self, name: &str, body: impl FnOnce() -> T) -> T {
-        let before = vg::count_errors();
-        let value = body();
-        let errors = vg::count_errors().saturating_sub(before);
-        self.attributed += errors;
-        println!(
-            "ctgrind: note key loading: {name}\n          memcheck errors: {errors}{}",
-            if errors > 0 {
-                " (configuration time, no attacker input: reported, not failed; see SECURITY.md)"
-            } else {
-                ""
-            }
-        );
-        value
+    /// Runs key loading on marked key text and checks that it added no memcheck error: a
+    /// server loads its keys from configuration text, and nothing about that text may
+    /// decide a branch or an address (only the verdict "valid or not", a declassification
+    /// point, and the fingerprint, a public key id). `cases` are the outcomes, declassified.
+    fn key_loading(&mut self, name: &str, secret: &str, body: impl FnOnce() -> Cases) {
+        self.path(&format!("key loading: {name}"), secret, body);
     }
 
     /// Runs a negative control, which must make memcheck report at least one error.
@@ -576,17 +575,13 @@ fn main() -> ExitCode {
     );
 
     // --- Edgecast -------------------------------------------------------------------
-    let key = h.key_loading(
-        "EdgeKey::new on a marked key text (validation, then SHA-256, the AES key schedule and GHASH's H)",
-        edge_key,
-    );
     h.path(
         "Edgecast decrypt, AES-256-GCM tag (EdgeKeyRing::decrypt and decrypt_params)",
         "the key text (before SHA-256, the AES key schedule and GHASH's H)",
         || {
             let issuer =
                 EdgeKeyRing::new(EdgeKey::new(EDGE_KEY).unwrap_or_else(|_| bad_constant()));
-            let ring = EdgeKeyRing::new(key);
+            let ring = EdgeKeyRing::new(edge_key());
             let token = issuer
                 .encrypt("ec_expire=1795000600&ec_url_allow=/videos/", &mut rng)
                 .unwrap_or_default();
@@ -601,31 +596,130 @@ fn main() -> ExitCode {
         },
     );
 
-    // --- Key loading (reported) -------------------------------------------------------
+    // --- Key loading: every key type, from marked text ---------------------------------
     h.key_loading(
-        "Secret::from_text on a marked text (validation, fingerprint)",
+        "Secret::from_text, is_weak, char_count (site secrets, API keys)",
+        "the text, before it is checked (control characters, white space at either end), fingerprinted, and measured",
         || {
-            let text = String::from(PRIMARY);
-            vg::mark_secret(text.as_bytes());
-            public(Secret::from_text(&text).is_ok())
+            let mut cases = Vec::new();
+            for (label, text, weak) in [
+                ("a 46-byte secret", PRIMARY, false),
+                ("a generated 64-hex secret", SECRET_HEX, false),
+                ("a short secret", "abc123", true),
+                ("one character repeated", "xxxxxxxxxxxxxxxxxxxx", true),
+                ("one 2-byte character repeated", "éééééééééééééééééééé", true),
+                ("non-ASCII text", "clé secrète du site, ünïcödé ✓ 𝄞", false),
+            ] {
+                let chars = text.chars().count();
+                let text = String::from(text);
+                vg::mark_secret(text.as_bytes());
+                let s = Secret::from_text(&text);
+                let loaded = public(s.is_ok());
+                cases.push((format!("{label}: accepted"), true, loaded));
+                if let Ok(s) = s {
+                    cases.push((format!("{label}: is_weak"), weak, public(s.is_weak())));
+                    let n = public(s.char_count());
+                    cases.push((format!("{label}: char_count"), true, n == chars));
+                }
+            }
+            cases
         },
     );
     h.key_loading(
-        "FernetKey::from_base64 on a marked text (base64 decoding, key schedule, fingerprint)",
+        "ApiKey::from_text (the full API key)",
+        "the key text, before it is checked and its SHA-256 digest computed",
         || {
-            let text = String::from("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=");
+            let text = String::from(API_KEY_TEXT);
             vg::mark_secret(text.as_bytes());
-            public(FernetKey::from_base64(&text).is_ok())
+            let key = ApiKey::from_text(&text);
+            let ok = public(key.is_ok());
+            let chars = key.map(|k| public(k.secret().char_count())).unwrap_or(0);
+            vec![
+                ("accepted".into(), true, ok),
+                ("char_count".into(), true, chars == API_KEY_TEXT.len()),
+            ]
         },
     );
     h.key_loading(
-        "Secret::generate from marked random bytes (hex encoding, fingerprint)",
+        "EdgeKey::new and EdgeKey::new_legacy (Edgecast keys)",
+        "the key text, before the letters-and-digits check, SHA-256, the AES key schedule and GHASH's H",
         || {
-            public(
-                Secret::generate(&mut SecretRng::marked(2))
-                    .expose_text()
-                    .len(),
-            )
+            let mut cases = Vec::new();
+            for (label, text, legacy, ok) in [
+                ("a letters-and-digits key", EDGE_KEY, false, true),
+                ("a legacy key with hyphens, new", "my-secret-key", false, false),
+                ("a legacy key with hyphens, new_legacy", "my-secret-key", true, true),
+            ] {
+                let text = String::from(text);
+                vg::mark_secret(text.as_bytes());
+                let key = if legacy {
+                    EdgeKey::new_legacy(&text)
+                } else {
+                    EdgeKey::new(&text)
+                };
+                cases.push((label.to_string(), ok, outcome(key)));
+            }
+            cases
+        },
+    );
+    h.key_loading(
+        "FernetKey::from_base64 and expose_base64 (Fernet keys)",
+        "the key text, before base64 decoding, the canonical check, the AES-128 key schedule, the HMAC key and the fingerprint",
+        || {
+            let mut cases = Vec::new();
+            for (label, text, ok) in [
+                ("the specification's key", FERNET_KEY, true),
+                (
+                    "non-canonical trailing bits",
+                    "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e5=",
+                    false,
+                ),
+                (
+                    "a standard-alphabet character",
+                    "cw/0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=",
+                    false,
+                ),
+                (
+                    "no padding, one more character",
+                    "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4A",
+                    false,
+                ),
+            ] {
+                let text = String::from(text);
+                vg::mark_secret(text.as_bytes());
+                let key = FernetKey::from_base64(&text);
+                cases.push((label.to_string(), ok, public(key.is_ok())));
+                if let Ok(key) = key {
+                    let back = key.expose_base64();
+                    let same = public(bool::from(subtle::ConstantTimeEq::ct_eq(
+                        back.as_bytes(),
+                        text.as_bytes(),
+                    )));
+                    cases.push((format!("{label}: expose_base64 gives it back"), true, same));
+                }
+            }
+            cases
+        },
+    );
+    h.key_loading(
+        "Secret::generate and FernetKey::generate (marked random bytes)",
+        "the random bytes, before hex encoding (secrets) or key setup and base64 encoding (Fernet); expose_text is not called (it hands the text out)",
+        || {
+            let secret = Secret::generate(&mut SecretRng::marked(2));
+            let fernet = FernetKey::generate(&mut SecretRng::marked(3));
+            let text = fernet.expose_base64();
+            vec![
+                (
+                    "a 64-character secret".into(),
+                    true,
+                    public(secret.char_count()) == 64 && !public(secret.is_weak()),
+                ),
+                (
+                    "a 44-character Fernet key".into(),
+                    true,
+                    public(text.len()) == 44,
+                ),
+            ]
         },
     );
 
@@ -682,6 +776,24 @@ fn main() -> ExitCode {
         },
     );
     text.clear();
+    h.control(
+        "key loading: the Fernet key text decoded with the table-driven `base64` crate",
+        || {
+            let text = String::from(FERNET_KEY);
+            vg::mark_secret(text.as_bytes());
+            let decoded = URL_SAFE.decode(&text).map(|k| k.len());
+            std::hint::black_box(public(decoded).is_ok());
+        },
+    );
+    h.control(
+        "key loading: a secret's text checked with `char::is_control` (the old Secret::from_text)",
+        || {
+            let text = String::from(PRIMARY);
+            vg::mark_secret(text.as_bytes());
+            let control = text.chars().any(char::is_control);
+            std::hint::black_box(public(control));
+        },
+    );
 
     let unattributed = vg::count_errors().saturating_sub(h.attributed);
     if unattributed > 0 {

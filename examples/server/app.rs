@@ -17,8 +17,6 @@ use subtle::ConstantTimeEq;
 
 /// Devices one user may hold at once (FotoWeb's number); the next login is 403.
 pub const MAX_DEVICES_PER_USER: usize = fwtoken_axum::DEFAULT_MAX_DEVICES;
-/// Longest `Cache-Control: max-age` of a cache link, in seconds (a day).
-pub const MAX_AGE_CAP: u64 = 86_400;
 /// Side of a preview when the link names neither width nor height; most pixels of one.
 const DEFAULT_PREVIEW_SIDE: u16 = 256;
 const MAX_PREVIEW_PIXELS: u32 = 4096 * 4096;
@@ -91,6 +89,7 @@ pub struct Config {
     pub public_host: String,
     pub store: Store,
     pub allow_login_token_reuse: bool,
+    pub legacy_utf8_encode: bool,
 }
 
 /// The site's handle (a [`FwAuth`]: `ring()`, `rotate()`, …), the passwords and the log.
@@ -116,6 +115,7 @@ impl AppState {
             .site_owner(config.owner.as_deref())
             .device_limit(DeviceLimit::refuse(MAX_DEVICES_PER_USER))
             .single_use_login(!config.allow_login_token_reuse)
+            .legacy_utf8_encode(config.legacy_utf8_encode)
             .after_login("/fotoweb/me")
             .trust_proxy(config.trust_proxy)
             .edge(config.edge, &config.public_host)
@@ -124,11 +124,6 @@ impl AppState {
             .unwrap();
         let users = Arc::new(config.users);
         Self { auth, users, log }
-    }
-
-    /// The Edgecast key ring now in force (the example always has one).
-    pub fn edge_ring(&self) -> Arc<EdgeKeyRing> {
-        self.auth.edge_ring().unwrap()
     }
 
     pub fn log(&self) -> &Log {

@@ -1,13 +1,10 @@
 //! `server`: a FotoWeb-style web server on `fwtoken-axum` and `fwtoken-store`. What is
 //! here is the example's own: flags and environment (secrets never on the command line;
 //! see `--help` and the README), the demo password table, PNG previews, the banner.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    missing_docs
-)]
+//!
+//! An empty variable is unset. The store is printed without its password; a missing
+//! SQLite store is created (mode 600) and the server says so.
+#![allow(clippy::unwrap_used, missing_docs)]
 
 #[allow(dead_code)] // what tests/server_flow.rs drives and this binary does not call
 mod app;
@@ -21,7 +18,7 @@ use app::{AppState, Config, Log, UserTable};
 use fwtoken::time::OffsetDateTime;
 use fwtoken::{ApiKey, CacheLink, EdgeKey, EdgeKeyRing, EdgeParams, KeyRing, LoginToken, Secret};
 use fwtoken_axum::ServeConfig;
-use fwtoken_store::{SecretsFile, Store, StoreConfig, StoreUrl};
+use fwtoken_store::{SecretsFile, Store, StoreConfig, StoreUrl, api_key_from_text};
 
 /// The store when neither `--store` nor `FWTOKEN_STORE` names one: a SQLite file in the
 /// current directory, so sessions survive a restart with no configuration.
@@ -32,7 +29,7 @@ const DEMO_PASSWORD_ITERATIONS: u32 = 20_000;
 
 const HELP: &str = "\
 usage: server [--listen ADDR] [--trust-proxy] [--public-host HOST] [--secrets-file PATH]
-              [--store URL] [--allow-login-token-reuse]
+              [--store URL] [--allow-login-token-reuse] [--legacy-utf8-encode]
 
   --listen ADDR         address to listen on (default 127.0.0.1:8080)
   --trust-proxy         read the client address from X-Forwarded-For and the protocol from
@@ -41,15 +38,18 @@ usage: server [--listen ADDR] [--trust-proxy] [--public-host HOST] [--secrets-fi
                         against (default: the listen address); the Host header never is
   --secrets-file PATH   primary, backup secret and API key from a file only its owner can
                         read (also FWTOKEN_SECRETS_FILE); re-read on SIGHUP
-  --store URL           sqlite:PATH, postgres://... or memory (also FWTOKEN_STORE; default
-                        sqlite:fwtoken-server.sqlite in the current directory)
+  --store URL           sqlite:PATH, postgres://..., PostgreSQL key=value pairs or memory
+                        (also FWTOKEN_STORE; default sqlite:fwtoken-server.sqlite in the
+                        current directory); a missing SQLite file is created (mode 600)
   --allow-login-token-reuse
                         accept a login token more than once (default: once only, so a
                         leaked lt= URL cannot be replayed)
+  --legacy-utf8-encode  read login-token user names that FotoWare's 2017 PHP generator
+                        encoded twice (zoÃ« as zoë); see SECURITY.md for the risk
 
 Environment: FWTOKEN_SECRET, FWTOKEN_BACKUP_SECRET, FWTOKEN_API_KEY, FWTOKEN_OWNER,
 FWTOKEN_EDGE_KEY, FWTOKEN_EDGE_BACKUP_KEY, FWTOKEN_DEMO_PASSWORD, FWTOKEN_SECRETS_FILE,
-FWTOKEN_STORE.";
+FWTOKEN_STORE. An empty variable is the same as an unset one.";
 
 struct Options {
     listen: SocketAddr,
@@ -58,17 +58,16 @@ struct Options {
     secrets_file: Option<PathBuf>,
     store: StoreUrl,
     allow_login_token_reuse: bool,
+    legacy_utf8_encode: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     let mut listen: SocketAddr = "127.0.0.1:8080".parse().map_err(|_| "default address")?;
     let mut trust_proxy = false;
     let mut public_host = None;
-    let mut secrets_file = env("FWTOKEN_SECRETS_FILE")?
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from);
-    let mut store = env("FWTOKEN_STORE")?.filter(|s| !s.is_empty());
-    let mut allow_login_token_reuse = false;
+    let mut secrets_file = env("FWTOKEN_SECRETS_FILE")?.map(PathBuf::from);
+    let mut store = env("FWTOKEN_STORE")?;
+    let (mut allow_login_token_reuse, mut legacy_utf8_encode) = (false, false);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -94,6 +93,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
                 store = Some(it.next().ok_or("--store needs a URL")?.clone());
             }
             "--allow-login-token-reuse" => allow_login_token_reuse = true,
+            "--legacy-utf8-encode" => legacy_utf8_encode = true,
             "--help" | "-h" => return Ok(None),
             other => return Err(format!("unknown argument {other:?}\n{HELP}")),
         }
@@ -108,36 +108,37 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
         secrets_file,
         store,
         allow_login_token_reuse,
+        legacy_utf8_encode,
     }))
 }
 
-/// An environment variable; `None` when unset. The value is never echoed in errors.
+/// An environment variable; `None` when unset or empty (the `fwtoken` command's rule,
+/// `fwtoken_store::env_var`). The value is never echoed in errors.
 fn env(var: &str) -> Result<Option<String>, String> {
-    match std::env::var(var) {
-        Ok(v) => Ok(Some(v)),
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{var} is not valid UTF-8")),
-    }
+    fwtoken_store::env_var(var).map_err(|e| e.to_string())
 }
 
-fn secret(var: &str) -> Result<Option<Secret>, String> {
+/// A variable parsed by `parse`; the error names the variable, never the value.
+fn parsed<T, E: std::fmt::Display>(
+    var: &str,
+    parse: fn(&str) -> Result<T, E>,
+) -> Result<Option<T>, String> {
     env(var)?
-        .map(|t| Secret::from_text(&t).map_err(|e| format!("{var}: {e}")))
-        .transpose()
-}
-
-fn edge_key(var: &str) -> Result<Option<EdgeKey>, String> {
-    env(var)?
-        .map(|t| EdgeKey::new(&t).map_err(|e| format!("{var}: {e}")))
+        .map(|t| parse(&t).map_err(|e| format!("{var}: {e}")))
         .transpose()
 }
 
 /// The configuration, and whether the ring is a throwaway one.
 fn config_from_env(options: &Options, store: Store) -> Result<(Config, bool), String> {
     let mut rng = fwtoken::os_rng();
-    let mut api_key = env("FWTOKEN_API_KEY")?
-        .map(|t| ApiKey::from_text(&t).map_err(|e| format!("FWTOKEN_API_KEY: {e}")))
-        .transpose()?;
+    // The full API key: refused under 16 characters, a warning under 32.
+    let mut api_key: Option<ApiKey> = None;
+    if let Some(text) = env("FWTOKEN_API_KEY")? {
+        let (key, warning) =
+            api_key_from_text(&text, "FWTOKEN_API_KEY").map_err(|e| e.to_string())?;
+        warning.iter().for_each(|w| eprintln!("{w}"));
+        api_key = Some(key);
+    }
     let from_file = match &options.secrets_file {
         Some(path) => {
             for var in ["FWTOKEN_SECRET", "FWTOKEN_BACKUP_SECRET", "FWTOKEN_API_KEY"] {
@@ -148,22 +149,20 @@ fn config_from_env(options: &Options, store: Store) -> Result<(Config, bool), St
                 }
             }
             let file = SecretsFile::read(path).map_err(|e| e.to_string())?;
-            if file.primary.is_weak() {
-                eprintln!("warning: the primary secret in the secrets file is weak");
-            }
+            file.warnings().iter().for_each(|w| eprintln!("{w}"));
             api_key = file.api_key.clone();
             Some(file.ring().map_err(|e| e.to_string())?)
         }
         None => None,
     };
-    let (ring, throwaway) = match (from_file, secret("FWTOKEN_SECRET")?) {
+    let (ring, throwaway) = match (from_file, parsed("FWTOKEN_SECRET", Secret::from_text)?) {
         (Some(ring), _) => (ring, false),
         (None, Some(primary)) => {
             if primary.is_weak() {
                 eprintln!("warning: FWTOKEN_SECRET is weak; use `fwtoken secret generate`");
             }
             let ring = KeyRing::new(primary);
-            let ring = match secret("FWTOKEN_BACKUP_SECRET")? {
+            let ring = match parsed("FWTOKEN_BACKUP_SECRET", Secret::from_text)? {
                 Some(b) => ring
                     .with_backup(b)
                     .map_err(|e| format!("FWTOKEN_BACKUP_SECRET: {e}"))?,
@@ -181,9 +180,9 @@ fn config_from_env(options: &Options, store: Store) -> Result<(Config, bool), St
         fwtoken::validate_user_name(o).map_err(|e| format!("FWTOKEN_OWNER: {e}"))?;
     }
     let edge = EdgeKeyRing::new(
-        edge_key("FWTOKEN_EDGE_KEY")?.unwrap_or_else(|| EdgeKey::generate(&mut rng)),
+        parsed("FWTOKEN_EDGE_KEY", EdgeKey::new)?.unwrap_or_else(|| EdgeKey::generate(&mut rng)),
     );
-    let edge = match edge_key("FWTOKEN_EDGE_BACKUP_KEY")? {
+    let edge = match parsed("FWTOKEN_EDGE_BACKUP_KEY", EdgeKey::new)? {
         Some(b) => edge
             .with_backup(b)
             .map_err(|e| format!("FWTOKEN_EDGE_BACKUP_KEY: {e}"))?,
@@ -195,7 +194,6 @@ fn config_from_env(options: &Options, store: Store) -> Result<(Config, bool), St
             .add("alice", &password, &mut rng)
             .map_err(|e| format!("FWTOKEN_DEMO_PASSWORD: {e}"))?;
     }
-    let public_host = options.public_host.clone();
     let config = Config {
         ring,
         api_key,
@@ -203,9 +201,10 @@ fn config_from_env(options: &Options, store: Store) -> Result<(Config, bool), St
         users,
         edge,
         trust_proxy: options.trust_proxy,
-        public_host: public_host.unwrap_or_else(|| options.listen.to_string()),
+        public_host: (options.public_host.clone()).unwrap_or_else(|| options.listen.to_string()),
         store,
         allow_login_token_reuse: options.allow_login_token_reuse,
+        legacy_utf8_encode: options.legacy_utf8_encode,
     };
     Ok((config, throwaway))
 }
@@ -240,9 +239,10 @@ fn banner(state: &AppState, base: &str, throwaway: bool) -> Result<(), fwtoken::
         .expires_at(now + Duration::from_secs(3600))
         .url_allow("/edge/demo/")
         .build()?;
-    let token = state
-        .edge_ring()
-        .encrypt_params(&params, &mut fwtoken::os_rng())?;
+    let Some(edge) = state.edge_ring() else {
+        return Ok(());
+    };
+    let token = edge.encrypt_params(&params, &mut fwtoken::os_rng())?;
     println!("an Edgecast URL:  {base}/edge/demo/intro.mp4?token={token}");
     Ok(())
 }
@@ -265,8 +265,14 @@ async fn run(args: &[String]) -> Result<(), (u8, String)> {
         println!("{HELP}");
         return Ok(());
     };
+    let created = options.store.is_missing_sqlite();
     let store = open_store(&options.store).await.map_err(|m| (2, m))?;
-    println!("store: {}", options.store.describe());
+    // From the parsed URL, with the password replaced: never the text given.
+    let name = options.store.describe();
+    println!("store: {name}");
+    if created {
+        eprintln!("note: the store did not exist: created {name} (empty, mode 600)");
+    }
     let (config, throwaway) = config_from_env(&options, store).map_err(|m| (2, m))?;
     if config.api_key.is_none() {
         eprintln!("note: FWTOKEN_API_KEY is not set: administrator routes answer 401");
@@ -275,6 +281,7 @@ async fn run(args: &[String]) -> Result<(), (u8, String)> {
         eprintln!("note: FWTOKEN_OWNER is not set: no user is refused as the site owner");
     }
     let state = AppState::new(config, Log::stderr());
+    state.report_stats_every(Duration::from_secs(60)); // a `stats hits=…` line a minute
     #[cfg(unix)]
     state
         .reload_on_sighup(options.secrets_file.clone())
@@ -291,9 +298,8 @@ async fn run(args: &[String]) -> Result<(), (u8, String)> {
     served.map_err(|e| (1, e.to_string()))
 }
 
-/// Opens (and migrates) the store, with the cache and housekeeping a server wants, and
-/// refuses one it cannot write (a real write, rolled back): such a server would answer
-/// session checks while refusing every login.
+/// Opens (and migrates; creates a missing SQLite file) the store, and refuses one it
+/// cannot write (a real write, rolled back): it would answer sessions but refuse logins.
 async fn open_store(url: &StoreUrl) -> Result<Store, String> {
     let store = Store::open(url, StoreConfig::new()).await;
     let store = store.map_err(|e| format!("store {}: {e}", url.describe()))?;

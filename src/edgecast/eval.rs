@@ -83,9 +83,15 @@ impl<'a> EdgeRequest<'a> {
         self
     }
 
-    /// Compares `ec_url_allow` with the path ignoring ASCII case, as the CDN does where
-    /// its "Token Auth Ignore URL Case" feature is on for the request's location. Off by
-    /// default: the comparison is case-sensitive.
+    /// Compares `ec_url_allow`, `ec_ref_allow` and `ec_ref_deny` ignoring ASCII case, as
+    /// the CDN does where its "Token Auth Ignore URL Case" feature is on for the request's
+    /// location. Off by default: those comparisons are case-sensitive, referrer hosts
+    /// included.
+    ///
+    /// Source: the feature's entry in the CDN's rules-engine reference (Microsoft's
+    /// `cdn-rules-engine-reference-features`, "Token Auth Ignore URL Case": "The parameters
+    /// affected by this feature are: ec_url_allow, ec_ref_allow, ec_ref_deny"; "The default
+    /// behavior is for URL comparisons for Token Authentication to be case-sensitive").
     #[must_use]
     pub fn ignore_url_case(mut self, ignore: bool) -> Self {
         self.ignore_url_case = ignore;
@@ -174,8 +180,11 @@ impl EdgeParams {
     ///   before allow, since the docs give hosts no precedence rule.
     /// - Referrers: `missing` (any case) and a blank item match a request without a
     ///   referrer or with a blank one ("Handling Missing or Blank Referrers"); items
-    ///   preceded by a space are ignored; `[*.]host[/path]` matches the referrer URL's host
-    ///   and the start of its path.
+    ///   preceded by a space are ignored. `[*.]host` matches the referrer URL's host;
+    ///   `[*.]host/path` matches when the referrer without its scheme (`https://`) starts
+    ///   with it ("This header value must start with a value defined by this parameter",
+    ///   Edgio's Token Auth guide, whose example is `www1.example.com/obj1`). Both compare
+    ///   case-sensitively, hosts included, unless [`EdgeRequest::ignore_url_case`].
     ///
     /// Unknown parameters do not take part.
     ///
@@ -228,16 +237,21 @@ impl EdgeParams {
             }
         }
         let host = host_only(request.host);
-        if self.host_deny().iter().any(|h| host_matches(h, host)) {
+        let host_rule = |h: &String| host_matches(h, host, Case::Ignore);
+        if self.host_deny().iter().any(host_rule) {
             return Err(EdgeRefusal::HostDenied);
         }
-        if !self.host_allow().is_empty() && !self.host_allow().iter().any(|h| host_matches(h, host))
-        {
+        if !self.host_allow().is_empty() && !self.host_allow().iter().any(host_rule) {
             return Err(EdgeRefusal::HostNotAllowed);
         }
         let referrer = request.referrer.filter(|r| !r.trim().is_empty());
+        let case = if request.ignore_url_case {
+            Case::Ignore
+        } else {
+            Case::Exact
+        };
         allow_wins(
-            |rule: &String| referrer_matches(rule, referrer),
+            |rule: &String| referrer_matches(rule, referrer, case),
             self.ref_allow(),
             self.ref_deny(),
             EdgeRefusal::ReferrerNotAllowed,
@@ -316,8 +330,30 @@ fn host_only(host: &str) -> &str {
     host.strip_suffix('.').unwrap_or(host)
 }
 
-/// `pattern` is a host name or `*.suffix`; case-insensitive.
-fn host_matches(pattern: &str, host: &str) -> bool {
+/// How text is compared: exactly, or ignoring ASCII case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Case {
+    Exact,
+    Ignore,
+}
+
+impl Case {
+    fn eq(self, a: &str, b: &str) -> bool {
+        match self {
+            Case::Exact => a == b,
+            Case::Ignore => a.eq_ignore_ascii_case(b),
+        }
+    }
+
+    fn starts_with(self, text: &str, prefix: &str) -> bool {
+        text.get(..prefix.len())
+            .is_some_and(|head| self.eq(head, prefix))
+    }
+}
+
+/// `pattern` is a host name or `*.suffix` (a wildcard matches one or more labels, never
+/// the suffix alone).
+fn host_matches(pattern: &str, host: &str, case: Case) -> bool {
     match pattern.strip_prefix("*.") {
         Some(suffix) => {
             let Some(cut) = host.len().checked_sub(suffix.len() + 1) else {
@@ -325,41 +361,54 @@ fn host_matches(pattern: &str, host: &str) -> bool {
             };
             cut > 0
                 && host.get(cut..cut + 1) == Some(".")
-                && host
-                    .get(cut + 1..)
-                    .is_some_and(|s| s.eq_ignore_ascii_case(suffix))
+                && host.get(cut + 1..).is_some_and(|s| case.eq(s, suffix))
         }
-        None => pattern.eq_ignore_ascii_case(host),
+        None => case.eq(pattern, host),
     }
 }
 
 /// A referrer rule against the request's referrer (`None` when there is none or it is
 /// blank). A rule preceded by a space matches nothing (the CDN ignores it); a blank rule
 /// or `missing` in any case matches only a missing or blank referrer.
-fn referrer_matches(rule: &str, referrer: Option<&str>) -> bool {
+///
+/// `[*.]host` compares with the referrer URL's host (user info, port and a trailing dot
+/// removed); `[*.]host/path` is a prefix of the referrer without its scheme, where a
+/// leading `*.` stands for one or more labels of a host name (letters, digits, `-`, `_`
+/// and dots: never `/`, `@` or `:`, so it cannot reach past the host).
+fn referrer_matches(rule: &str, referrer: Option<&str>, case: Case) -> bool {
     let missing_rule = rule.is_empty() || rule.eq_ignore_ascii_case(MISSING);
     match referrer {
         _ if rule.starts_with(' ') => false,
         None => missing_rule,
         Some(_) if missing_rule => false,
         Some(url) => {
-            let (rule_host, rule_path) = match rule.find('/') {
-                Some(i) => (
-                    rule.get(..i).unwrap_or_default(),
-                    rule.get(i..).unwrap_or_default(),
-                ),
-                None => (rule, ""),
-            };
-            let (host, path) = split_url(url);
-            host_matches(rule_host, host) && path.starts_with(rule_path)
+            if !rule.contains('/') {
+                return host_matches(rule, split_url(url).0, case);
+            }
+            let rest = without_scheme(url);
+            match rule.strip_prefix("*.") {
+                None => case.starts_with(rest, rule),
+                // `label(.label)*.` then the rest of the rule.
+                Some(tail) => {
+                    let labels = rest
+                        .bytes()
+                        .take_while(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b))
+                        .count();
+                    (1..labels).any(|dot| {
+                        rest.get(dot..dot + 1) == Some(".")
+                            && rest
+                                .get(dot + 1..)
+                                .is_some_and(|after| case.starts_with(after, tail))
+                    })
+                }
+            }
         }
     }
 }
 
-/// The host (without user info, port or trailing dot) and the rest (from the first `/`,
-/// `?` or `#`) of a URL, with or without its `scheme://`.
-fn split_url(url: &str) -> (&str, &str) {
-    let rest = match url.split_once("://") {
+/// The URL without its `scheme://`, when it has one.
+fn without_scheme(url: &str) -> &str {
+    match url.split_once("://") {
         Some((scheme, rest))
             if !scheme.is_empty()
                 && scheme
@@ -369,7 +418,13 @@ fn split_url(url: &str) -> (&str, &str) {
             rest
         }
         _ => url,
-    };
+    }
+}
+
+/// The host (without user info, port or trailing dot) and the rest (from the first `/`,
+/// `?` or `#`) of a URL, with or without its `scheme://`.
+fn split_url(url: &str) -> (&str, &str) {
+    let rest = without_scheme(url);
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at_checked(end).unwrap_or((rest, ""));
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
@@ -403,11 +458,84 @@ mod tests {
         assert_eq!(host_only("Example.COM:8443"), "Example.COM");
         assert_eq!(host_only("example.com."), "example.com");
         assert_eq!(host_only("[::1]:443"), "[::1]");
-        assert!(host_matches("*.example.com", "a.b.EXAMPLE.com"));
-        assert!(!host_matches("*.example.com", "example.com"));
-        assert!(!host_matches("*.example.com", "badexample.com"));
-        assert!(!host_matches("*.example.com", ".example.com"));
-        assert!(host_matches("cdn.example.com", "CDN.example.com"));
+        let i = Case::Ignore;
+        assert!(host_matches("*.example.com", "a.b.EXAMPLE.com", i));
+        assert!(!host_matches("*.example.com", "example.com", i));
+        assert!(!host_matches("*.example.com", "badexample.com", i));
+        assert!(!host_matches("*.example.com", ".example.com", i));
+        assert!(host_matches("cdn.example.com", "CDN.example.com", i));
+        assert!(!host_matches(
+            "cdn.example.com",
+            "CDN.example.com",
+            Case::Exact
+        ));
+        assert!(!host_matches("*.example.com", "a.EXAMPLE.com", Case::Exact));
+        assert!(host_matches(
+            "*.example.com",
+            "a.B.example.com",
+            Case::Exact
+        ));
+    }
+
+    #[test]
+    fn referrers_with_a_path_are_prefixes_of_the_referrer_without_its_scheme() {
+        let m = |rule, url, case| referrer_matches(rule, Some(url), case);
+        let (e, i) = (Case::Exact, Case::Ignore);
+        // Edgio's example: `ec_ref_allow=www1.example.com/obj1,*.server2.example.com`.
+        assert!(m(
+            "www1.example.com/obj1",
+            "https://www1.example.com/obj1",
+            e
+        ));
+        assert!(m(
+            "www1.example.com/obj1",
+            "http://www1.example.com/obj1/a.html",
+            e
+        ));
+        assert!(m("www1.example.com/obj1", "www1.example.com/obj12", e));
+        assert!(!m(
+            "www1.example.com/obj1",
+            "https://www1.example.com/obj2",
+            e
+        ));
+        assert!(!m(
+            "www1.example.com/obj1",
+            "https://www1.example.com:443/obj1",
+            e
+        ));
+        assert!(!m(
+            "www1.example.com/obj1",
+            "https://u@www1.example.com/obj1",
+            e
+        ));
+        assert!(!m(
+            "www1.example.com/obj1",
+            "https://www1.example.com/Obj1",
+            e
+        ));
+        assert!(m(
+            "www1.example.com/obj1",
+            "https://WWW1.example.com/OBJ1",
+            i
+        ));
+        assert!(m(
+            "*.server2.example.com",
+            "https://a.server2.example.com/x",
+            e
+        ));
+        // A wildcard with a path: one or more labels, then the rest of the rule.
+        let w = "*.example.com/videos";
+        assert!(m(w, "https://www.example.com/videos/1", e));
+        assert!(m(w, "https://a.b.example.com/videos", e));
+        assert!(!m(w, "https://example.com/videos", e));
+        assert!(!m(w, "https://evil.com?.example.com/videos", e));
+        assert!(!m(w, "https://evil.com/.example.com/videos", e));
+        assert!(!m(w, "https://u@evil.com:.example.com/videos", e));
+        assert!(!m(w, "https://www.Example.com/videos", e));
+        assert!(m(w, "https://www.Example.com/VIDEOS", i));
+        // Hosts: case-sensitive unless ignored.
+        assert!(!m("Good.Example.com", "https://good.example.com/", e));
+        assert!(m("Good.Example.com", "https://good.example.com/", i));
     }
 
     #[test]

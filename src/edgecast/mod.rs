@@ -40,6 +40,7 @@ use zeroize::Zeroize;
 use crate::b64;
 use crate::error::{Error, Result};
 use crate::keyring::{KeySlot, Slots, Verified};
+use crate::keytext;
 use crate::secret::{Fingerprint, Secret};
 use crate::timeutil::StackStr;
 
@@ -79,16 +80,6 @@ pub struct EdgeKey {
     cipher: Aes256Gcm,
 }
 
-/// True for ASCII letters and digits, computed without a branch on `b`.
-fn is_alnum_ct(b: u8) -> bool {
-    // `lo <= b <= hi` as a borrow test: (b - lo) and (hi - b) both fit in 8 bits.
-    let within = |lo: u8, hi: u8| {
-        let x = u16::from(b).wrapping_sub(u16::from(lo)) | u16::from(hi).wrapping_sub(u16::from(b));
-        (x >> 8) & 1 == 0
-    };
-    within(b'0', b'9') | within(b'a', b'z') | within(b'A', b'Z')
-}
-
 impl EdgeKey {
     /// A key under the CDN's rule: 1 to 250 ASCII letters and digits, case-sensitive.
     /// The error names the rule that failed, never the text.
@@ -99,12 +90,11 @@ impl EdgeKey {
         if text.len() > MAX_EDGE_KEY_LEN {
             return Err(Error::InvalidSecret("longer than 250 characters"));
         }
-        // One branch on the folded result, not an early exit on the first bad character
-        // (the key is secret).
-        let bad = text
-            .bytes()
-            .fold(0u8, |acc, b| acc | u8::from(!is_alnum_ct(b)));
-        if bad != 0 {
+        // Every character checked without a branch (`keytext::alnum`), then one branch on
+        // the folded verdict, not an early exit on the first bad character (the key is
+        // secret).
+        let letters_and_digits = text.bytes().fold(0xFF, |acc, b| acc & keytext::alnum(b));
+        if letters_and_digits != 0xFF {
             return Err(Error::InvalidSecret(
                 "an Edgecast key is letters and digits only (EdgeKey::new_legacy accepts older keys)",
             ));
@@ -356,15 +346,5 @@ impl fmt::Debug for EdgeKeyRing {
             .field("primary", &self.primary().fingerprint())
             .field("backup", &self.backup().map(EdgeKey::fingerprint))
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn branch_free_alnum_agrees_with_std() {
-        for b in 0..=255u8 {
-            assert_eq!(super::is_alnum_ct(b), b.is_ascii_alphanumeric(), "{b}");
-        }
     }
 }

@@ -1,31 +1,24 @@
 //! Configuration shared by every program on the store (the `fwtoken` command and servers
-//! such as `examples/server`), so they read the same formats:
+//! such as `examples/server`), so they read the same formats and say the same things:
 //!
 //! - [`StoreUrl`]: `--store URL` / `FWTOKEN_STORE`, and how to name a store in a message
 //!   without its password; [`Store::open`] and [`BlockingStore::open`] open one.
-//!   `sqlite:PATH` (`sqlite://PATH` too) is a SQLite file, created and migrated if needed;
-//!   `postgres://…` or `postgresql://…` a PostgreSQL database (the URL as `tokio-postgres`
-//!   reads it); `memory` the process's memory only.
-//! - [`SecretsFile`]: the site's primary and backup encryption secret and its full API key,
-//!   in one file only its owner can read:
+//!   `sqlite:PATH` (`sqlite://PATH` too) is a SQLite file; `postgres://…`,
+//!   `postgresql://…` or `key=value` pairs a PostgreSQL database, read by the driver's own
+//!   parser (`tokio_postgres::Config`); `memory` the process's memory only.
+//! - [`env_var`]: an environment variable, where empty means unset.
+//! - [`SecretsFile`](crate::SecretsFile) and the full API key's length rule
+//!   ([`check_api_key`](crate::check_api_key)) are in the `secrets` module.
 //!
-//! ```text
-//! # /etc/fwtoken/secrets (chmod 600)
-//! primary = 3f9a...            # required: what everything new is made with
-//! backup = 77c1...             # optional: the previous secret, still accepted
-//! api_key = ...                # optional: the site's full API key (a server uses it)
-//! ```
-//!
-//! One `name = value` per line; blank lines and lines starting with `#` are ignored; each
-//! name at most once. The file is refused when its group or others have any permission
-//! (as `ssh` refuses a private key others can read), when it is not a regular file, or
-//! when it is larger than [`MAX_SECRETS_FILE_LEN`]. Errors name the line number, never its
-//! text, and never repeat a store URL (it may hold a password).
+//! A PostgreSQL store is printed only from the parts the driver parsed, with the password
+//! replaced ([`StoreUrl::describe`]: `postgres://fw:***@db.example:5432/fw`); the text it
+//! was given is not kept, so no message, log line or `Debug` can repeat it.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use fwtoken::{ApiKey, KeyRing, Secret};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use tokio_postgres::config::Host;
 
 use crate::{BlockingStore, PostgresConfig, Store, StoreConfig, StoreError};
 
@@ -33,7 +26,21 @@ use crate::{BlockingStore, PostgresConfig, Store, StoreConfig, StoreError};
 /// secret or a password.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct ConfigError(String);
+pub struct ConfigError(pub(crate) String);
+
+/// An environment variable as a program's configuration reads it: `None` when it is unset
+/// **or empty** (`FWTOKEN_STORE=` is the same as no `FWTOKEN_STORE`), an error when it is
+/// not UTF-8. The error names the variable, never its value.
+pub fn env_var(name: &str) -> Result<Option<String>, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) if v.is_empty() => Ok(None),
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(ConfigError(format!("{name} is not valid UTF-8")))
+        }
+    }
+}
 
 /// A parsed `--store` value.
 #[derive(Clone, PartialEq, Eq)]
@@ -42,29 +49,32 @@ pub enum StoreUrl {
     Memory,
     /// A SQLite file.
     Sqlite(PathBuf),
-    /// A PostgreSQL connection URL (may hold a password: print [`StoreUrl::describe`]).
-    Postgres(String),
+    /// A PostgreSQL database, as the driver parsed its connection string (print
+    /// [`StoreUrl::describe`]; the string itself is not kept).
+    Postgres(PostgresTarget),
 }
 
-impl std::fmt::Debug for StoreUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.describe())
     }
 }
 
 impl StoreUrl {
-    /// Parses `sqlite:PATH`, `postgres://…`, `postgresql://…` or `memory`. The error
-    /// never repeats the value (it may hold a password).
+    /// Parses `sqlite:PATH`, `memory`, or a PostgreSQL connection string: a URL
+    /// (`postgres://…`, `postgresql://…`) or `key=value` pairs, with
+    /// `tokio_postgres::Config`'s parser (so what is printed is what will be used). The
+    /// error never repeats the value (it may hold a password).
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         Self::parse_text(text).map_err(ConfigError)
     }
 
     fn parse_text(text: &str) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            return Err("empty (expected sqlite:PATH, postgres://... or memory)".into());
+        }
         if text == "memory" {
             return Ok(Self::Memory);
-        }
-        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            return Ok(Self::Postgres(text.to_string()));
         }
         if let Some(path) = text
             .strip_prefix("sqlite://")
@@ -75,7 +85,20 @@ impl StoreUrl {
             }
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
-        Err("not a store URL (expected sqlite:PATH, postgres://... or memory)".into())
+        let url = text.starts_with("postgres://") || text.starts_with("postgresql://");
+        if !url && !text.contains('=') {
+            return Err(
+                "not a store URL (expected sqlite:PATH, postgres://..., key=value PostgreSQL parameters, or memory)"
+                    .into(),
+            );
+        }
+        parse_postgres(text).map(|c| Self::Postgres(PostgresTarget(Box::new(c))))
+    }
+
+    /// True for a SQLite store whose file does not exist (yet): a server that creates it
+    /// on open ([`StoreConfig::create_missing`], the default) should say so.
+    pub fn is_missing_sqlite(&self) -> bool {
+        matches!(self, Self::Sqlite(path) if !path.exists())
     }
 
     /// The store for a message or a log line: the kind and where, never a password.
@@ -83,162 +106,137 @@ impl StoreUrl {
         match self {
             Self::Memory => "memory (forgotten when the process ends)".into(),
             Self::Sqlite(path) => format!("sqlite:{}", path.display()),
-            Self::Postgres(url) => redact_postgres(url),
+            Self::Postgres(target) => target.describe(),
         }
     }
 }
 
-/// A PostgreSQL URL with the password and any `password=` query parameter replaced by
-/// `***`.
-pub fn redact_postgres(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "postgres://***".into();
-    };
-    // Userinfo ends at the last `@` before the query (a password may hold `/`).
-    let (before_query, query) = match rest.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (rest, None),
-    };
-    let authority = match before_query.rsplit_once('@') {
-        Some((userinfo, hostpath)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{user}:***@{hostpath}"),
-            None => format!("{userinfo}@{hostpath}"),
-        },
-        None => before_query.to_string(),
-    };
-    let tail = match query {
-        Some(query) => {
-            let query: Vec<String> = query
-                .split('&')
-                .map(|kv| match kv.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                    _ => kv.to_string(),
-                })
-                .collect();
-            format!("?{}", query.join("&"))
+/// Parses a PostgreSQL connection string with `tokio_postgres::Config`'s parser, and
+/// refuses what that parser would misread so that a piece of a password became a user,
+/// host or database name (and would then be printed as one). In a URL: a second raw `@`
+/// (`postgres://fw:p@ss@db/fw`), and a raw `/`, `?` or `#` before the `@`, which end the
+/// authority in a URL (RFC 3986) while the driver reads up to the first `@` as the user
+/// info: `postgres://db.example:5432/fw?password=Hunter@2PW` would be the user
+/// `db.example` with the password `5432/fw?password=Hunter` at the host `2PW`. In either
+/// form, a host name with a character no host name has. Such characters are written
+/// percent-encoded. The error never repeats the text.
+pub(crate) fn parse_postgres(text: &str) -> Result<tokio_postgres::Config, String> {
+    const ENCODE: &str = "write @ / ? # & % in a user name, password or parameter percent-encoded: %40 %2F %3F %23 %26 %25";
+    let url = text.starts_with("postgres://") || text.starts_with("postgresql://");
+    if url {
+        let rest = text.split_once("://").map_or("", |(_, r)| r);
+        let creds = rest.split_once('@').map(|(creds, _)| creds);
+        if rest.matches('@').count() > 1 || creds.is_some_and(|c| c.contains(['/', '?', '#'])) {
+            return Err(format!(
+                "a PostgreSQL URL holds a raw @, or a raw / ? # before its @, which the driver would misread ({ENCODE})"
+            ));
         }
-        None => String::new(),
-    };
-    format!("{scheme}://{authority}{tail}")
-}
-
-/// Largest secrets file read (a few secrets need well under a kilobyte).
-pub const MAX_SECRETS_FILE_LEN: u64 = 64 * 1024;
-
-/// What a secrets file holds. Its `Debug` shows fingerprints only.
-pub struct SecretsFile {
-    /// The primary secret.
-    pub primary: Secret,
-    /// The backup secret, if any.
-    pub backup: Option<Secret>,
-    /// The site's full API key, if any.
-    pub api_key: Option<ApiKey>,
-}
-
-impl fmt::Debug for SecretsFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretsFile")
-            .field("primary", &self.primary.fingerprint())
-            .field("backup", &self.backup.as_ref().map(Secret::fingerprint))
-            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
-            .finish()
     }
-}
-
-impl SecretsFile {
-    /// Reads and checks the file at `path`.
-    pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        Self::read_text(path).map_err(ConfigError)
-    }
-
-    fn read_text(path: &Path) -> Result<Self, String> {
-        let shown = path.display();
-        let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
-        if !meta.is_file() {
-            return Err(format!("{shown}: not a regular file"));
+    // The driver's error can quote what it could not read: a piece of a password.
+    let config: tokio_postgres::Config = text.parse().map_err(|_| {
+        if url {
+            format!("not a PostgreSQL URL (postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?PARAM=VALUE&...]; {ENCODE})")
+        } else {
+            "not a PostgreSQL connection string (key=value pairs; quote a value holding a \
+             space with '...')"
+                .to_string()
         }
-        #[cfg(unix)]
+    })?;
+    for host in config.get_hosts() {
+        if let Host::Tcp(name) = host
+            && (name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._:%".contains(&b)))
         {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(format!(
-                    "{shown}: permissions {mode:03o} are too open (group or others have access); \
-                     run `chmod 600 {shown}`"
-                ));
-            }
+            return Err(format!(
+                "a PostgreSQL host name holds a character no host name has ({ENCODE})"
+            ));
         }
-        if meta.len() > MAX_SECRETS_FILE_LEN {
-            return Err(format!("{shown}: larger than {MAX_SECRETS_FILE_LEN} bytes"));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
-        Self::parse_text(&text).map_err(|e| format!("{shown}: {e}"))
+    }
+    Ok(config)
+}
+
+/// A PostgreSQL database as `tokio_postgres::Config` parsed its connection string. Its
+/// `Debug` and [`describe`](Self::describe) show the user, hosts, ports and database, and
+/// `***` for a password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresTarget(Box<tokio_postgres::Config>);
+
+/// What is percent-encoded when a user, a database or a socket path is printed in a URL.
+const URL_PART: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+impl PostgresTarget {
+    /// The driver's configuration (to connect with).
+    pub fn config(&self) -> &tokio_postgres::Config {
+        &self.0
     }
 
-    /// Parses the text of a secrets file (no permission check).
-    pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        Self::parse_text(text).map_err(ConfigError)
-    }
-
-    fn parse_text(text: &str) -> Result<Self, String> {
-        let mut primary = None;
-        let mut backup = None;
-        let mut api_key = None;
-        for (i, line) in text.lines().enumerate() {
-            let n = i + 1;
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let Some((name, value)) = line.split_once('=') else {
-                return Err(format!("line {n}: expected `name = value`"));
-            };
-            let value = value.trim();
-            let slot_name = name.trim();
-            match slot_name {
-                "primary" | "backup" => {
-                    let s = Secret::from_text(value)
-                        .map_err(|e| format!("line {n} ({slot_name}): {e}"))?;
-                    let slot = if slot_name == "primary" {
-                        &mut primary
-                    } else {
-                        &mut backup
-                    };
-                    if slot.replace(s).is_some() {
-                        return Err(format!("line {n}: `{slot_name}` given twice"));
-                    }
-                }
-                "api_key" => {
-                    let k =
-                        ApiKey::from_text(value).map_err(|e| format!("line {n} (api_key): {e}"))?;
-                    if api_key.replace(k).is_some() {
-                        return Err(format!("line {n}: `api_key` given twice"));
-                    }
-                }
-                _ => {
-                    return Err(format!(
-                        "line {n}: unknown name (expected primary, backup or api_key)"
-                    ));
-                }
-            }
+    /// `postgres://USER:***@HOST:PORT[,HOST:PORT]/DB`, from the parsed parts only: the
+    /// password (from the URL's user info, a `password=` parameter or a key=value pair) is
+    /// `***`, and nothing else of the connection string is shown.
+    pub fn describe(&self) -> String {
+        let c = &self.0;
+        let mut out = String::from("postgres://");
+        let user = c.get_user();
+        if let Some(u) = user {
+            out.extend(utf8_percent_encode(u, URL_PART));
         }
-        let primary = primary.ok_or("no `primary = ...` line")?;
-        Ok(Self {
-            primary,
-            backup,
-            api_key,
-        })
-    }
-
-    /// The key ring: the primary, and the backup when there is one.
-    pub fn ring(&self) -> Result<KeyRing, ConfigError> {
-        let ring = KeyRing::new(self.primary.clone());
-        match &self.backup {
-            Some(b) => ring
-                .with_backup(b.clone())
-                .map_err(|e| ConfigError(format!("backup: {e}"))),
-            None => Ok(ring),
+        if c.get_password().is_some() {
+            out.push_str(":***");
         }
+        if user.is_some() || c.get_password().is_some() {
+            out.push('@');
+        }
+        let ports = c.get_ports();
+        let hosts: Vec<String> = c
+            .get_hosts()
+            .iter()
+            .map(|h| match h {
+                Host::Tcp(name) if name.contains(':') => format!("[{name}]"),
+                Host::Tcp(name) => name.clone(),
+                #[cfg(unix)]
+                Host::Unix(path) => {
+                    utf8_percent_encode(&path.to_string_lossy(), URL_PART).to_string()
+                }
+            })
+            .collect();
+        let hosts = if hosts.is_empty() {
+            c.get_hostaddrs().iter().map(|a| a.to_string()).collect()
+        } else {
+            hosts
+        };
+        let with_ports: Vec<String> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let port = if ports.len() == 1 {
+                    ports.first()
+                } else {
+                    ports.get(i)
+                };
+                match port {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.clone(),
+                }
+            })
+            .collect();
+        out.push_str(&with_ports.join(","));
+        if let Some(db) = c.get_dbname() {
+            out.push('/');
+            out.extend(utf8_percent_encode(db, URL_PART));
+        }
+        out
+    }
+}
+
+impl fmt::Debug for PostgresTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
     }
 }
 
@@ -249,7 +247,9 @@ impl Store {
         match url {
             StoreUrl::Memory => Self::memory(config).await,
             StoreUrl::Sqlite(path) => Self::sqlite(path, config).await,
-            StoreUrl::Postgres(text) => Self::postgres(PostgresConfig::new(text)?, config).await,
+            StoreUrl::Postgres(target) => {
+                Self::postgres(PostgresConfig::from_config((*target.0).clone()), config).await
+            }
         }
     }
 }
@@ -260,7 +260,9 @@ impl BlockingStore {
         match url {
             StoreUrl::Memory => Self::memory(config),
             StoreUrl::Sqlite(path) => Self::sqlite(path, config),
-            StoreUrl::Postgres(text) => Self::postgres(PostgresConfig::new(text)?, config),
+            StoreUrl::Postgres(target) => {
+                Self::postgres(PostgresConfig::from_config((*target.0).clone()), config)
+            }
         }
     }
 }
@@ -270,49 +272,12 @@ impl BlockingStore {
 mod tests {
     use super::*;
 
-    #[test]
-    fn secrets_file_lines_and_rules() {
-        let f = SecretsFile::parse(
-            "# site\nprimary = first secret of the site\n\nbackup=old secret of the site\n",
-        )
-        .unwrap();
-        assert!(f.backup.is_some() && f.api_key.is_none());
-        assert!(f.ring().is_ok());
-        for (text, says) in [
-            ("backup = x secret", "no `primary"),
-            ("primary = a secret\nprimary = b secret", "line 2"),
-            ("primary a secret", "line 1"),
-            ("primary = a secret\ncolour = blue", "line 2"),
-            ("primary =  ", "line 1"),
-        ] {
-            let e = SecretsFile::parse(text).unwrap_err().to_string();
-            assert!(e.contains(says), "{text:?}: {e}");
-            assert!(!e.contains("secret\n") && !e.contains("a secret"), "{e}");
-        }
-        let same =
-            SecretsFile::parse("primary = same secret text\nbackup = same secret text").unwrap();
-        assert!(same.ring().is_err());
-        assert!(!format!("{same:?}").contains("same secret text"));
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_secrets_file_others_can_read_is_refused() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("fwtoken-secrets-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("secrets");
-        std::fs::write(&path, "primary = the primary secret text\n").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let e = SecretsFile::read(&path).unwrap_err().to_string();
-        assert!(e.contains("too open"), "{e}");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(SecretsFile::read(&path).is_ok());
-        std::fs::remove_dir_all(&dir).unwrap();
+    fn shown(text: &str) -> String {
+        StoreUrl::parse(text).unwrap().describe()
     }
 
     #[test]
-    fn urls_parse_and_passwords_never_show() {
+    fn sqlite_and_memory() {
         assert_eq!(
             StoreUrl::parse("sqlite:/var/lib/fwtoken.sqlite"),
             Ok(StoreUrl::Sqlite("/var/lib/fwtoken.sqlite".into()))
@@ -322,34 +287,92 @@ mod tests {
             Ok(StoreUrl::Sqlite("rel.sqlite".into()))
         );
         assert_eq!(StoreUrl::parse("memory"), Ok(StoreUrl::Memory));
-        assert!(StoreUrl::parse("sqlite:").is_err());
-        assert!(StoreUrl::parse("mysql://u:hunter2@h/db").is_err());
-        assert!(
-            !StoreUrl::parse("mysql://u:hunter2@h/db")
-                .unwrap_err()
-                .to_string()
-                .contains("hunter2")
-        );
-        let pg =
-            StoreUrl::parse("postgres://fw:hunter2@db.example:5432/fw?password=x2&sslmode=disable")
-                .unwrap();
-        let shown = pg.describe();
+        for bad in ["sqlite:", "", "  ", "fw.sqlite", "/var/lib/fw.sqlite"] {
+            assert!(StoreUrl::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn postgres_is_printed_from_its_parsed_parts() {
         assert_eq!(
-            shown,
-            "postgres://fw:***@db.example:5432/fw?password=***&sslmode=disable"
+            shown("postgres://fw:hunter2@db.example:5432/fw?password=x2&sslmode=disable"),
+            "postgres://fw:***@db.example:5432/fw"
         );
+        assert_eq!(
+            shown("postgresql://localhost/fw"),
+            "postgres://localhost:5432/fw"
+        );
+        // The issue's cases: `?` and `#` in the password (percent-encoded: raw, they are
+        // refused), a percent-encoded parameter name.
+        assert_eq!(
+            shown("postgres://fw:Hun%3Fter%232PW@127.0.0.1:5432/fw"),
+            "postgres://fw:***@127.0.0.1:5432/fw"
+        );
+        assert_eq!(
+            shown("postgres://fw@127.0.0.1/fw?pass%77ord=Hunter2PW"),
+            "postgres://fw:***@127.0.0.1:5432/fw"
+        );
+        assert_eq!(
+            shown("postgres://u:pa%2Fss@h/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(
+            shown("host=db.example port=6432 user=fw password='a b' dbname=fw"),
+            "postgres://fw:***@db.example:6432/fw"
+        );
+        assert_eq!(
+            shown("postgres://fw@a:1,[::1]:2/fw"),
+            "postgres://fw@a:1,[::1]:2/fw"
+        );
+        assert_eq!(
+            shown("postgres://fw%40corp@%2Frun%2Fpostgresql/fw%20db"),
+            "postgres://fw%40corp@%2Frun%2Fpostgresql:5432/fw%20db"
+        );
+        let pg = StoreUrl::parse("postgres://fw:hunter2@db/fw").unwrap();
         assert!(!format!("{pg:?}").contains("hunter2"));
-        assert_eq!(
-            redact_postgres("postgresql://localhost/fw"),
-            "postgresql://localhost/fw"
-        );
-        assert_eq!(
-            redact_postgres("postgresql://a:b:c@h"),
-            "postgresql://a:***@h"
-        );
-        assert_eq!(
-            redact_postgres("postgres://u:pa/ss@h/db"),
-            "postgres://u:***@h/db"
-        );
+    }
+
+    #[test]
+    fn what_cannot_be_read_is_refused_without_repeating_it() {
+        for text in [
+            // The host forgotten: the password is read as a port.
+            "postgres://fw:Hunter2PW",
+            // A raw `@` in the password: the rest of it would be the host.
+            "postgres://fw:Hun@ter2PW@db/fw",
+            // A raw `&` in a password parameter: the rest is a parameter with no value.
+            "postgres://fw@db/fw?password=Hun&ter2PW",
+            // An unquoted space in a key=value password.
+            "host=db password=Hun ter2PW",
+            "mysql://u:Hunter2PW@h/db",
+            // No user part: a raw `@` in the query would end the "user info" for the
+            // driver (user `db.example/fw?password=Hun`, host `ter2PW`).
+            "postgres://db.example/fw?password=Hun@ter2PW",
+            "postgres://db.example?password=Hun@ter2PW",
+            "postgres://db.example:5432/fw?user=fw&password=Hun@ter2PW",
+            // A raw `/`, `?` or `#` in the user info (the issue's password, `Hun?ter#2PW`).
+            "postgres://fw:Hun?ter2PW@db.example:5432/fw",
+            "postgres://fw:Hun#ter2PW@db.example:5432/fw",
+            "postgres://fw:Hun/ter2PW@db.example:5432/fw",
+            // A second raw `@`: a piece of the password would be the database.
+            "postgres://fw:Hun@x/ter2PW@db/fw",
+        ] {
+            let e = StoreUrl::parse(text).unwrap_err().to_string();
+            for piece in ["Hunter2PW", "Hun", "ter2PW"] {
+                assert!(!e.contains(piece), "{text}: {e}");
+            }
+            if text.starts_with("postgres") {
+                let e = crate::PostgresConfig::new(text).unwrap_err();
+                let shown = format!("{e} {e:?}");
+                for piece in ["Hunter2PW", "Hun", "ter2PW"] {
+                    assert!(!shown.contains(piece), "{text}: {shown}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn empty_environment_variables_read_as_unset() {
+        // A name no test sets.
+        assert_eq!(env_var("FWTOKEN_STORE_TEST_NEVER_SET"), Ok(None));
     }
 }

@@ -25,6 +25,12 @@ pub enum StoreError {
     /// The id is already registered with a different record.
     #[error("the id is already registered with different details")]
     Conflict,
+    /// The SQLite database file does not exist or holds no fwtoken store (an empty file,
+    /// another program's database), and the store was opened with
+    /// [`StoreConfig::create_missing`](crate::StoreConfig::create_missing) off: nothing was
+    /// created.
+    #[error("the SQLite database file does not exist, or holds no fwtoken store")]
+    NotFound,
     /// An argument breaks a rule (the rule is named).
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
@@ -66,20 +72,37 @@ impl fmt::Display for Cause {
     }
 }
 
+/// An error's message followed by those of its sources (`a: b: c`), so a refused TLS
+/// handshake says why ("invalid peer certificate: UnknownIssuer"). Driver messages name
+/// hosts, ports and SQL states, never a password.
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        Self::unavailable(e)
+        Self::unavailable(with_sources(&e))
     }
 }
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        Self::unavailable(e)
+        Self::unavailable(with_sources(&e))
     }
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        Self::unavailable(e)
+        Self::unavailable(with_sources(&e))
     }
 }

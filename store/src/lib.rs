@@ -11,32 +11,50 @@
 //!   [`StoreError::Unavailable`] (answer 503), never "active".
 //! - Users are grouped by [`fwtoken::identity_key`], computed in Rust and stored in its
 //!   own column.
-//! - Answers are cached in-process; every write that makes something inactive bumps a
-//!   one-row version counter in the same transaction (PostgreSQL also `NOTIFY`s it), and
-//!   each store drops cached "active" answers as soon as it sees a newer version (by
-//!   `LISTEN`, and by polling every `T_poll` whatever happens). Cached "active" answers
-//!   stop counting when the version could not be confirmed for
-//!   [`StoreConfig::max_stale`].
+//! - Answers are cached in-process, in a bounded cache ([`StoreConfig::cache_capacity`]).
+//!   Every write that makes something inactive bumps a one-row version counter and logs
+//!   each id it made inactive, in the same transaction (PostgreSQL also `NOTIFY`s it);
+//!   each store reads the log above the version it knows (on `LISTEN`, and by polling
+//!   every `T_poll` whatever happens) and evicts exactly those ids. When the log can't say
+//!   what changed (rows purged, a version that went backwards after a restored backup) it
+//!   drops every cached answer. Cached "active" answers stop counting when the version
+//!   could not be confirmed for [`StoreConfig::max_stale`]. [`Store::stats`] counts it
+//!   all.
 //! - Housekeeping purges expired API tokens and login-token digests by itself, in
 //!   batches; several purgers at once are safe.
 #![forbid(unsafe_code)]
 #![deny(clippy::mem_forget)]
 
 mod backend;
+mod blocking;
 mod cache;
 mod config;
 mod error;
 mod memory;
+mod migrate;
 mod model;
+mod options;
 mod postgres;
+mod secrets;
 mod sqlite;
 mod sqlite_file;
+mod stats;
 mod store;
+mod sync;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-pub use config::{ConfigError, MAX_SECRETS_FILE_LEN, SecretsFile, StoreUrl, redact_postgres};
+pub use blocking::BlockingStore;
+pub use config::{ConfigError, PostgresTarget, StoreUrl, env_var};
 pub use error::{Cause, StoreError};
-pub use model::{ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, Registered};
+pub use model::{
+    ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, ImportRefusal, Imported, Registered,
+};
+pub use options::DEFAULT_CACHE_CAPACITY;
 pub use postgres::{LISTEN_APPLICATION_NAME, NOTIFY_CHANNEL, PostgresConfig};
-pub use store::{BlockingStore, LAST_SEEN_INTERVAL_SECS, Store, StoreConfig};
+pub use secrets::{
+    MAX_SECRETS_FILE_LEN, MIN_API_KEY_CHARS, RECOMMENDED_API_KEY_CHARS, SecretsFile,
+    api_key_from_text, check_api_key,
+};
+pub use stats::StoreStats;
+pub use store::{IMPORT_BATCH, LAST_SEEN_INTERVAL_SECS, Store, StoreConfig};

@@ -1,18 +1,20 @@
 //! The in-memory backend: tests, demos, and the model the other backends are checked against.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use fwtoken::{ApiTokenId, DeviceId};
 
 use crate::backend::{
-    ApiRow, Backend, BoxFut, DeviceRow, PURGE_GRACE_SECS, Status, TOMBSTONE_EXPIRES,
-    UNKNOWN_ID_KEY, Written,
+    ApiRow, Backend, BoxFut, ChangeRow, ChangeSnapshot, DeviceRow, ImportOutcome, Kind,
+    LogRetention, PURGE_GRACE_SECS, Status, TOMBSTONE_EXPIRES, UNKNOWN_ID_KEY, Written,
 };
 use crate::error::StoreError;
 use crate::model::{
-    ApiSelector, ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, Registered, from_secs,
+    ApiSelector, ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, ImportRefusal, Registered,
+    from_secs,
 };
 
 #[derive(Debug)]
@@ -29,9 +31,22 @@ struct Api {
     revoked: Option<i64>,
 }
 
+/// The change log's rows of one version.
+#[derive(Debug)]
+struct Logged {
+    stamp: i64,
+    at: i64,
+    ids: Vec<(Kind, [u8; 16])>,
+}
+
 #[derive(Debug, Default)]
 struct State {
     version: u64,
+    /// The stamp of `version` (random per version).
+    stamp: i64,
+    purged_to: u64,
+    purged_stamp: i64,
+    changes: BTreeMap<u64, Logged>,
     seq: u64,
     devices: HashMap<[u8; 16], Device>,
     /// Every device id of each identity key, revoked ones included.
@@ -68,9 +83,95 @@ impl State {
         self.active.insert(key.to_owned(), to);
     }
 
-    fn bump(&mut self) -> u64 {
+    /// A new version that made `ids` inactive, logged with it.
+    fn bump(&mut self, kind: Kind, ids: &[[u8; 16]], now: i64) -> u64 {
         self.version += 1;
+        self.stamp = RandomState::new().hash_one(self.version) as i64;
+        self.changes.insert(
+            self.version,
+            Logged {
+                stamp: self.stamp,
+                at: now,
+                ids: ids.iter().map(|id| (kind, *id)).collect(),
+            },
+        );
         self.version
+    }
+
+    fn changes_since(&self, after: Option<u64>, limit: usize) -> ChangeSnapshot {
+        let mut snap = ChangeSnapshot {
+            version: self.version,
+            stamp: self.stamp,
+            purged_to: self.purged_to,
+            purged_stamp: self.purged_stamp,
+            rows: Vec::new(),
+        };
+        let Some(k) = after.filter(|k| *k < self.version) else {
+            return snap;
+        };
+        let row = |version: u64, l: &Logged, (kind, id): (Kind, [u8; 16])| ChangeRow {
+            version,
+            stamp: l.stamp,
+            kind,
+            id,
+        };
+        if let Some((l, first)) = self
+            .changes
+            .get(&k)
+            .and_then(|l| Some((l, *l.ids.first()?)))
+        {
+            snap.rows.push(row(k, l, first));
+        }
+        let above = self
+            .changes
+            .range(k.saturating_add(1)..=self.version)
+            .flat_map(|(v, l)| l.ids.iter().map(move |x| row(*v, l, *x)))
+            .take(limit.saturating_add(1));
+        snap.rows.extend(above);
+        snap
+    }
+
+    fn purge_changes(&mut self, now: i64, keep: LogRetention) -> usize {
+        let cut = now.saturating_sub(keep.max_age_secs);
+        let by_age = self
+            .changes
+            .iter()
+            .filter(|(_, l)| l.at < cut)
+            .map(|(v, _)| *v)
+            .max();
+        let mut newest = 0usize;
+        let mut by_count = None;
+        for (v, l) in self.changes.iter().rev() {
+            newest += l.ids.len();
+            if newest > keep.max_rows {
+                by_count = Some(*v);
+                break;
+            }
+        }
+        let target = by_age.max(by_count).unwrap_or(0);
+        if target > self.purged_to
+            && let Some(l) = self.changes.get(&target)
+        {
+            self.purged_to = target;
+            self.purged_stamp = l.stamp;
+        }
+        let mut deleted = 0;
+        while deleted < keep.batch {
+            let Some(mut entry) = self.changes.first_entry() else {
+                break;
+            };
+            if *entry.key() > self.purged_to {
+                break;
+            }
+            let l = entry.get_mut();
+            let n = l.ids.len().min(keep.batch - deleted);
+            l.ids.drain(..n);
+            deleted += n;
+            if l.ids.is_empty() {
+                entry.remove();
+            }
+        }
+        deleted
     }
 
     fn register_device(
@@ -79,20 +180,45 @@ impl State {
         limit: DeviceLimit,
         now: i64,
     ) -> Result<Written<Registered>, StoreError> {
+        let out = self
+            .register_unlogged(row, limit, now)
+            .map_err(|r| match r {
+                ImportRefusal::DeviceLimit => StoreError::DeviceLimit { max: limit.max },
+                ImportRefusal::Revoked => StoreError::Revoked,
+                _ => StoreError::Conflict,
+            })?;
+        let v = match &out {
+            Registered::New { evicted } if !evicted.is_empty() => {
+                let ids: Vec<[u8; 16]> = evicted.iter().map(|d| d.to_bytes()).collect();
+                Some(self.bump(Kind::Device, &ids, now))
+            }
+            _ => None,
+        };
+        Ok((out, v))
+    }
+
+    /// Registers one device (evicting under the evict policy) without bumping the version:
+    /// the caller logs the evictions.
+    fn register_unlogged(
+        &mut self,
+        row: DeviceRow,
+        limit: DeviceLimit,
+        now: i64,
+    ) -> Result<Registered, ImportRefusal> {
         if let Some(d) = self.devices.get(&row.id) {
             return if d.revoked.is_some() {
-                Err(StoreError::Revoked)
+                Err(ImportRefusal::Revoked)
             } else if d.row.user == row.user && d.row.issued == row.issued {
-                Ok((Registered::AlreadyRegistered, None))
+                Ok(Registered::AlreadyRegistered)
             } else {
-                Err(StoreError::Conflict)
+                Err(ImportRefusal::Conflict)
             };
         }
         let held = self.active.get(&row.key).copied().unwrap_or(0);
         let mut evicted = Vec::new();
         if held >= limit.max {
             if limit.policy == CapPolicy::Refuse || limit.max == 0 {
-                return Err(StoreError::DeviceLimit { max: limit.max });
+                return Err(ImportRefusal::DeviceLimit);
             }
             let mut order: Vec<(i64, i64, u64, [u8; 16])> = self
                 .by_user
@@ -137,8 +263,7 @@ impl State {
                 revoked: None,
             },
         );
-        let v = (!evicted.is_empty()).then(|| self.bump());
-        Ok((Registered::New { evicted }, v))
+        Ok(Registered::New { evicted })
     }
 }
 
@@ -223,7 +348,7 @@ impl Backend for MemoryBackend {
                 if let Some(n) = s.active.get_mut(&key) {
                     *n = n.saturating_sub(1);
                 }
-                Ok((true, Some(s.bump())))
+                Ok((true, Some(s.bump(Kind::Device, &[id], now))))
             }
             Some(_) => Ok((false, None)),
             None => {
@@ -251,19 +376,20 @@ impl Backend for MemoryBackend {
         }))
     }
 
-    fn revoke_user_devices(&self, key: String, now: i64) -> BoxFut<'_, Written<usize>> {
+    fn revoke_user_devices(&self, key: String, now: i64) -> BoxFut<'_, Written<Vec<[u8; 16]>>> {
         ready(self.with(|s| {
-            let mut n = 0;
+            let mut ids = Vec::new();
             for id in s.by_user.get(&key).into_iter().flatten() {
                 if let Some(d) = s.devices.get_mut(id)
                     && d.revoked.is_none()
                 {
                     d.revoked = Some(now);
-                    n += 1;
+                    ids.push(*id);
                 }
             }
             s.active.remove(&key);
-            Ok((n, (n > 0).then(|| s.bump())))
+            let v = (!ids.is_empty()).then(|| s.bump(Kind::Device, &ids, now));
+            Ok((ids, v))
         }))
     }
 
@@ -304,9 +430,9 @@ impl Backend for MemoryBackend {
         &'a self,
         which: ApiSelector<'a>,
         now: i64,
-    ) -> BoxFut<'a, Written<usize>> {
+    ) -> BoxFut<'a, Written<Vec<[u8; 16]>>> {
         ready(self.with(|s| {
-            let mut n = 0;
+            let mut ids = Vec::new();
             for a in s.api.values_mut() {
                 let hit = match which {
                     ApiSelector::Id(id) => a.row.id == id,
@@ -315,7 +441,7 @@ impl Backend for MemoryBackend {
                 };
                 if hit && a.revoked.is_none() {
                     a.revoked = Some(now);
-                    n += 1;
+                    ids.push(a.row.id);
                 }
             }
             if let ApiSelector::Id(id) = which
@@ -337,9 +463,10 @@ impl Backend for MemoryBackend {
                         revoked: Some(now),
                     },
                 );
-                return Ok((0, None));
+                return Ok((ids, None));
             }
-            Ok((n, (n > 0).then(|| s.bump())))
+            let v = (!ids.is_empty()).then(|| s.bump(Kind::Api, &ids, now));
+            Ok((ids, v))
         }))
     }
 
@@ -382,6 +509,37 @@ impl Backend for MemoryBackend {
 
     fn version(&self) -> BoxFut<'_, u64> {
         ready(self.with(|s| Ok(s.version)))
+    }
+
+    fn changes_since(&self, after: Option<u64>, limit: usize) -> BoxFut<'_, ChangeSnapshot> {
+        ready(self.with(|s| Ok(s.changes_since(after, limit))))
+    }
+
+    fn purge_changes(&self, now: i64, retention: LogRetention) -> BoxFut<'_, usize> {
+        ready(self.with(|s| Ok(s.purge_changes(now, retention))))
+    }
+
+    fn import_devices(
+        &self,
+        rows: Vec<DeviceRow>,
+        limit: DeviceLimit,
+        now: i64,
+    ) -> BoxFut<'_, Written<Vec<ImportOutcome>>> {
+        ready(self.with(|s| {
+            let mut evicted = Vec::new();
+            let out: Vec<ImportOutcome> = rows
+                .into_iter()
+                .map(|row| {
+                    let r = s.register_unlogged(row, limit, now);
+                    if let Ok(Registered::New { evicted: e }) = &r {
+                        evicted.extend(e.iter().map(|d| d.to_bytes()));
+                    }
+                    r
+                })
+                .collect();
+            let v = (!evicted.is_empty()).then(|| s.bump(Kind::Device, &evicted, now));
+            Ok((out, v))
+        }))
     }
 
     fn default_poll(&self) -> Duration {

@@ -58,6 +58,36 @@ pub enum Registered {
     AlreadyRegistered,
 }
 
+/// Why [`crate::Store::import_devices`] did not register a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ImportRefusal {
+    /// The user already held the maximum number of active devices (policy *refuse*).
+    DeviceLimit,
+    /// The id was revoked: a revoked id never becomes active again.
+    Revoked,
+    /// The id is registered with different details (user or issue time).
+    Conflict,
+    /// The user name breaks a rule of [`fwtoken::validate_user_name`].
+    InvalidUserName,
+}
+
+/// What [`crate::Store::import_devices`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Imported {
+    /// Records registered by this call.
+    pub new: usize,
+    /// Records that were already registered with the same details (an import run again).
+    pub already_registered: usize,
+    /// Records not registered, in input order, and why.
+    pub refused: Vec<(DeviceId, ImportRefusal)>,
+    /// Devices revoked by [`CapPolicy::EvictLeastRecentlySeen`] to make room, in order.
+    pub evicted: Vec<DeviceId>,
+    /// How many transactions were committed (one per batch).
+    pub batches: usize,
+}
+
 /// One device as the store holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceEntry {
@@ -121,6 +151,19 @@ pub(crate) enum ApiSelector<'a> {
 }
 
 /// Unix seconds of a time.
+/// The identity-key version to recompute stored keys to, when the database's (`have`) is
+/// older than this build's [`fwtoken::IDENTITY_KEY_VERSION`]; an error when it is newer
+/// (a newer build wrote them: its keys are not ours to rewrite).
+pub(crate) fn rekey_needed(have: i64) -> Result<Option<i64>, StoreError> {
+    let want = i64::from(fwtoken::IDENTITY_KEY_VERSION);
+    if have > want {
+        return Err(StoreError::Corrupt(
+            "the stored identity keys are newer than this build",
+        ));
+    }
+    Ok((have < want).then_some(want))
+}
+
 pub(crate) fn secs(t: OffsetDateTime) -> i64 {
     t.unix_timestamp()
 }

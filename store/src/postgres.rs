@@ -1,26 +1,42 @@
 //! The PostgreSQL backend: a deadpool pool for queries, one dedicated connection that
 //! `LISTEN`s for version changes, per-user advisory locks for the device cap.
 
-use std::future::poll_fn;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use fwtoken::{ApiTokenId, DeviceId};
-use tokio::io::{AsyncRead, AsyncWrite};
+use fwtoken::{ApiTokenId, DeviceId, SiteDomains};
 use tokio_postgres::tls::MakeTlsConnect;
-use tokio_postgres::{AsyncMessage, Client, Connection, NoTls, Socket};
+use tokio_postgres::{NoTls, Socket};
 
 use crate::backend::{
-    ApiRow, Backend, BoxFut, DeviceRow, PURGE_GRACE_SECS, Status, TOMBSTONE_EXPIRES,
-    UNKNOWN_ID_KEY, VersionSink, Written,
+    ApiRow, Backend, BoxFut, ChangeSnapshot, DeviceRow, ImportOutcome, Kind, LogRetention,
+    PURGE_GRACE_SECS, Status, TOMBSTONE_EXPIRES, UNKNOWN_ID_KEY, VersionSink, Written,
 };
 use crate::error::StoreError;
 use crate::model::{
-    ApiSelector, ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, Registered, from_secs, id16,
+    ApiSelector, ApiTokenEntry, DeviceEntry, DeviceLimit, Registered, from_secs, id16,
 };
 
-/// The migrations, in order; the number is the schema version.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+mod changelog;
+mod devices;
+mod listen;
+
+use changelog::{bump, ids_of};
+use listen::listen;
+
+/// The migrations; the number is the schema version (see `crate::migrate`: each number not
+/// recorded yet is applied, in order, so 2 may come after 3).
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_identity_keys.sql"),
+    ),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_change_log.sql"),
+    ),
+];
 
 /// The `NOTIFY` channel; the payload is the new version number.
 pub const NOTIFY_CHANNEL: &str = "fwtoken_version";
@@ -75,9 +91,12 @@ impl PostgresConfig {
     /// From a connection URL (`postgresql://user:password@host:port/db`) or a key=value
     /// string, as `tokio-postgres` parses them; plain TCP or a Unix socket, no TLS.
     pub fn new(url: &str) -> Result<Self, StoreError> {
-        let pg: tokio_postgres::Config = url
-            .parse()
-            .map_err(|_| StoreError::InvalidArgument("not a PostgreSQL connection string"))?;
+        // The store URL's rules: refused when the driver would misread a password.
+        let pg = crate::config::parse_postgres(url).map_err(|_| {
+            StoreError::InvalidArgument(
+                "not a PostgreSQL connection string, or one the driver would misread (write @ / ? # in a password percent-encoded)",
+            )
+        })?;
         Ok(Self::from_config(pg))
     }
 
@@ -129,11 +148,14 @@ impl PostgresConfig {
         Ok(self)
     }
 
-    /// Connects with TLS (rustls, ring provider); the server certificate is checked
-    /// against `config`'s roots.
+    /// Connects with TLS (rustls, ring provider) and only with TLS: the server
+    /// certificate is checked against `config`'s roots and the host name (or address)
+    /// connected to, and a server that does not offer TLS is refused (`sslmode=require`
+    /// whatever the URL said; without it `tokio-postgres` would fall back to plain text).
     #[cfg(feature = "tls-rustls")]
     #[must_use]
     pub fn tls(mut self, config: rustls::ClientConfig) -> Self {
+        self.pg.ssl_mode(tokio_postgres::config::SslMode::Require);
         self.tls = Tls::Rustls(tokio_postgres_rustls::MakeRustlsConnect::new(config));
         self
     }
@@ -162,7 +184,10 @@ where
 }
 
 impl PostgresBackend {
-    pub(crate) async fn open(config: PostgresConfig) -> Result<Self, StoreError> {
+    pub(crate) async fn open(
+        config: PostgresConfig,
+        domains: &SiteDomains,
+    ) -> Result<Self, StoreError> {
         let mgr = match &config.tls {
             Tls::Plain => manager(config.pg.clone(), NoTls),
             #[cfg(feature = "tls-rustls")]
@@ -177,11 +202,11 @@ impl PostgresBackend {
             .build()
             .map_err(StoreError::unavailable)?;
         let backend = Self { pool, config };
-        backend.migrate().await?;
+        backend.migrate(domains).await?;
         Ok(backend)
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
+    async fn migrate(&self, domains: &SiteDomains) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
@@ -196,147 +221,91 @@ impl PostgresBackend {
                  version bigint PRIMARY KEY, applied_at bigint NOT NULL)",
         )
         .await?;
-        let have: i64 = tx
-            .query_one(
-                "SELECT coalesce(max(version), 0)::bigint FROM fwtoken_migrations",
-                &[],
-            )
+        let have: Vec<i64> = tx
+            .query("SELECT version FROM fwtoken_migrations", &[])
             .await?
-            .try_get(0)?;
-        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
-        if have > newest {
-            return Err(StoreError::Corrupt(
-                "the database schema is newer than this build",
-            ));
-        }
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        for (v, sql) in MIGRATIONS.iter().filter(|m| m.0 > have) {
+        for (v, sql) in crate::migrate::pending(MIGRATIONS, &have)? {
             tx.batch_execute(sql).await?;
             tx.execute(
                 "INSERT INTO fwtoken_migrations (version, applied_at) VALUES ($1, $2)",
-                &[v, &now],
+                &[&v, &now],
             )
             .await?;
         }
+        rekey(&tx, domains).await?;
         tx.commit().await?;
         Ok(())
     }
 }
 
-/// Bumps the version under its row lock and notifies, inside the caller's transaction.
-async fn bump(tx: &deadpool_postgres::Transaction<'_>) -> Result<u64, StoreError> {
-    let st = tx
-        .prepare_cached(
-            "WITH v AS (UPDATE fwtoken_version SET version = version + 1 WHERE id = 1
-                        RETURNING version)
-             SELECT version, pg_notify($1, version::text) FROM v",
+/// Recomputes every stored identity key when they were computed with older rules than
+/// this build's ([`fwtoken::IDENTITY_KEY_VERSION`]), inside the migration's transaction
+/// (which holds the migration lock, so one server does it).
+async fn rekey(
+    tx: &deadpool_postgres::Transaction<'_>,
+    domains: &SiteDomains,
+) -> Result<(), StoreError> {
+    let have: i32 = tx
+        .query_one(
+            // No `FOR UPDATE`: the migration lock already serializes rekeying, and a role
+            // that may only read must still open the store (and fail `check_writable`).
+            "SELECT key_version FROM fwtoken_identity WHERE id = 1",
+            &[],
         )
-        .await?;
-    let v: i64 = tx.query_one(&st, &[&NOTIFY_CHANNEL]).await?.try_get(0)?;
-    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative version"))
+        .await?
+        .try_get(0)?;
+    let Some(want) = crate::model::rekey_needed(i64::from(have))? else {
+        return Ok(());
+    };
+    for (table, id) in [
+        ("fwtoken_devices", "device_id"),
+        ("fwtoken_api_tokens", "token_id"),
+    ] {
+        let rows = tx
+            .query(
+                &format!("SELECT {id}, user_name, user_key FROM {table} WHERE user_key <> $1"),
+                &[&UNKNOWN_ID_KEY],
+            )
+            .await?;
+        let (mut ids, mut keys) = (Vec::new(), Vec::new());
+        for r in rows {
+            let (row_id, user, old): (Vec<u8>, String, String) =
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            let key = fwtoken::identity_key(&user, domains);
+            if key != old {
+                ids.push(row_id);
+                keys.push(key);
+            }
+        }
+        if !ids.is_empty() {
+            tx.execute(
+                &format!(
+                    "UPDATE {table} t SET user_key = k.key
+                     FROM unnest($1::bytea[], $2::text[]) AS k(id, key) WHERE t.{id} = k.id"
+                ),
+                &[&ids, &keys],
+            )
+            .await?;
+        }
+    }
+    let want = i32::try_from(want).map_err(|_| StoreError::Corrupt("identity key version"))?;
+    tx.execute(
+        "UPDATE fwtoken_identity SET key_version = $1 WHERE id = 1",
+        &[&want],
+    )
+    .await?;
+    Ok(())
 }
 
 fn version_u64(v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt("negative version"))
 }
 
-async fn existing_device(c: &Client, row: &DeviceRow) -> Result<Written<Registered>, StoreError> {
-    let r = c
-        .query_opt(
-            "SELECT user_name, issued_at, revoked_at FROM fwtoken_devices WHERE device_id = $1",
-            &[&&row.id[..]],
-        )
-        .await?;
-    let Some(r) = r else {
-        // Inserted and gone cannot happen (rows are never deleted); report the storage.
-        return Err(StoreError::unavailable(
-            "device row vanished during registration",
-        ));
-    };
-    let (user, issued, revoked): (String, i64, Option<i64>) =
-        (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-    if revoked.is_some() {
-        Err(StoreError::Revoked)
-    } else if user == row.user && issued == row.issued {
-        Ok((Registered::AlreadyRegistered, None))
-    } else {
-        Err(StoreError::Conflict)
-    }
-}
-
 impl PostgresBackend {
-    async fn register_device(
-        &self,
-        row: DeviceRow,
-        limit: DeviceLimit,
-        now: i64,
-    ) -> Result<Written<Registered>, StoreError> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, $2))",
-            &[&row.key, &USER_LOCK_SEED],
-        )
-        .await?;
-        // After the lock, in a new statement (a new snapshot under READ COMMITTED).
-        let r = tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM fwtoken_devices WHERE device_id = $1),
-                        (SELECT count(*) FROM fwtoken_devices
-                         WHERE user_key = $2 AND revoked_at IS NULL)",
-                &[&&row.id[..], &row.key],
-            )
-            .await?;
-        let (known, held): (bool, i64) = (r.try_get(0)?, r.try_get(1)?);
-        if known {
-            drop(tx);
-            return existing_device(&client, &row).await;
-        }
-        let held = usize::try_from(held).map_err(|_| StoreError::Corrupt("negative count"))?;
-        let mut evicted = Vec::new();
-        if held >= limit.max {
-            if limit.policy == CapPolicy::Refuse || limit.max == 0 {
-                return Err(StoreError::DeviceLimit { max: limit.max });
-            }
-            let n = i64::try_from(held + 1 - limit.max).unwrap_or(i64::MAX);
-            let rows = tx
-                .query(
-                    "SELECT device_id FROM fwtoken_devices WHERE user_key = $1 AND revoked_at IS NULL
-                     ORDER BY coalesce(last_seen, issued_at), issued_at, seq LIMIT $2",
-                    &[&row.key, &n],
-                )
-                .await?;
-            for r in rows {
-                let id: Vec<u8> = r.try_get(0)?;
-                tx.execute(
-                    "UPDATE fwtoken_devices SET revoked_at = $2 WHERE device_id = $1",
-                    &[&id, &now],
-                )
-                .await?;
-                evicted.push(DeviceId::from_bytes(id16(&id)?));
-            }
-        }
-        let inserted = tx
-            .execute(
-                "INSERT INTO fwtoken_devices (device_id, user_key, user_name, issued_at)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (device_id) DO NOTHING",
-                &[&&row.id[..], &row.key, &row.user, &row.issued],
-            )
-            .await?;
-        if inserted == 0 {
-            // The same id under another user's lock, committed meanwhile: undo evictions.
-            tx.rollback().await?;
-            return existing_device(&client, &row).await;
-        }
-        let v = if evicted.is_empty() {
-            None
-        } else {
-            Some(bump(&tx).await?)
-        };
-        tx.commit().await?;
-        Ok((Registered::New { evicted }, v))
-    }
-
     async fn status(&self, sql: &str, id: [u8; 16]) -> Result<(Status, u64), StoreError> {
         let client = self.pool.get().await?;
         let st = client.prepare_cached(sql).await?;
@@ -355,17 +324,24 @@ impl PostgresBackend {
         Ok((status, version_u64(version)?))
     }
 
+    /// Runs a revocation that returns the ids it revoked; bumps and logs them.
     async fn write_bumped(
         &self,
+        kind: Kind,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<Written<usize>, StoreError> {
+        now: i64,
+    ) -> Result<Written<Vec<[u8; 16]>>, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let n = tx.execute(sql, params).await?;
-        let v = if n > 0 { Some(bump(&tx).await?) } else { None };
+        let ids = ids_of(&tx.query(sql, params).await?)?;
+        let v = if ids.is_empty() {
+            None
+        } else {
+            Some(bump(&tx, kind, &ids, now).await?)
+        };
         tx.commit().await?;
-        Ok((usize::try_from(n).unwrap_or(usize::MAX), v))
+        Ok((ids, v))
     }
 
     /// Revokes one id in one statement: an active row becomes revoked (true); an id never
@@ -376,6 +352,7 @@ impl PostgresBackend {
     /// refused, never missed.
     async fn revoke_one(
         &self,
+        kind: Kind,
         sql: &str,
         id: [u8; 16],
         now: i64,
@@ -388,7 +365,7 @@ impl PostgresBackend {
             None => false,
         };
         let v = if was_active {
-            Some(bump(&tx).await?)
+            Some(bump(&tx, kind, &[id], now).await?)
         } else {
             None
         };
@@ -553,6 +530,7 @@ impl Backend for PostgresBackend {
     fn revoke_device(&self, id: [u8; 16], now: i64) -> BoxFut<'_, Written<bool>> {
         Box::pin(async move {
             self.revoke_one(
+                Kind::Device,
                 "INSERT INTO fwtoken_devices (device_id, user_key, user_name, issued_at, revoked_at)
                  VALUES ($1, $3, '', 0, $2)
                  ON CONFLICT (device_id) DO UPDATE SET revoked_at = EXCLUDED.revoked_at
@@ -565,11 +543,14 @@ impl Backend for PostgresBackend {
         })
     }
 
-    fn revoke_user_devices(&self, key: String, now: i64) -> BoxFut<'_, Written<usize>> {
+    fn revoke_user_devices(&self, key: String, now: i64) -> BoxFut<'_, Written<Vec<[u8; 16]>>> {
         Box::pin(async move {
             self.write_bumped(
-                "UPDATE fwtoken_devices SET revoked_at = $2 WHERE user_key = $1 AND revoked_at IS NULL",
+                Kind::Device,
+                "UPDATE fwtoken_devices SET revoked_at = $2 WHERE user_key = $1 AND revoked_at IS NULL
+                 RETURNING device_id",
                 &[&key, &now],
+                now,
             )
             .await
         })
@@ -596,7 +577,7 @@ impl Backend for PostgresBackend {
         &'a self,
         which: ApiSelector<'a>,
         now: i64,
-    ) -> BoxFut<'a, Written<usize>> {
+    ) -> BoxFut<'a, Written<Vec<[u8; 16]>>> {
         Box::pin(async move {
             match which {
                 ApiSelector::Id(id) => {
@@ -608,20 +589,26 @@ impl Backend for PostgresBackend {
                          WHERE fwtoken_api_tokens.revoked_at IS NULL
                          RETURNING (xmax = 0) AS inserted"
                     );
-                    let (was_active, v) = self.revoke_one(&sql, id, now).await?;
-                    Ok((usize::from(was_active), v))
+                    let (was_active, v) = self.revoke_one(Kind::Api, &sql, id, now).await?;
+                    Ok((if was_active { vec![id] } else { Vec::new() }, v))
                 }
                 ApiSelector::UserKey(k) => {
                     self.write_bumped(
-                        "UPDATE fwtoken_api_tokens SET revoked_at = $2 WHERE user_key = $1 AND revoked_at IS NULL",
+                        Kind::Api,
+                        "UPDATE fwtoken_api_tokens SET revoked_at = $2 WHERE user_key = $1 AND revoked_at IS NULL
+                         RETURNING token_id",
                         &[&k, &now],
+                        now,
                     )
                     .await
                 }
                 ApiSelector::App(a) => {
                     self.write_bumped(
-                        "UPDATE fwtoken_api_tokens SET revoked_at = $2 WHERE app = $1 AND revoked_at IS NULL",
+                        Kind::Api,
+                        "UPDATE fwtoken_api_tokens SET revoked_at = $2 WHERE app = $1 AND revoked_at IS NULL
+                         RETURNING token_id",
                         &[&a, &now],
+                        now,
                     )
                     .await
                 }
@@ -656,6 +643,23 @@ impl Backend for PostgresBackend {
             let v: i64 = client.query_one(&st, &[]).await?.try_get(0)?;
             version_u64(v)
         })
+    }
+
+    fn changes_since(&self, after: Option<u64>, limit: usize) -> BoxFut<'_, ChangeSnapshot> {
+        Box::pin(self.changes(after, limit))
+    }
+
+    fn purge_changes(&self, now: i64, retention: LogRetention) -> BoxFut<'_, usize> {
+        Box::pin(self.purge_log(now, retention))
+    }
+
+    fn import_devices(
+        &self,
+        rows: Vec<DeviceRow>,
+        limit: DeviceLimit,
+        now: i64,
+    ) -> BoxFut<'_, Written<Vec<ImportOutcome>>> {
+        Box::pin(self.import(rows, limit, now))
     }
 
     fn start_listener(&self, sink: VersionSink) -> Option<tokio::task::JoinHandle<()>> {
@@ -703,53 +707,4 @@ impl Backend for PostgresBackend {
             Ok(())
         })
     }
-}
-
-/// Runs one `LISTEN` connection until it ends: after `LISTEN`, reads the version (a change
-/// committed while no connection listened is applied now), then reads it again after
-/// every notification.
-async fn listen<S, T>(
-    client: Client,
-    mut conn: Connection<S, T>,
-    sink: &VersionSink,
-) -> Result<(), StoreError>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let driver = tokio::spawn(async move {
-        loop {
-            match poll_fn(|cx| conn.poll_message(cx)).await {
-                Some(Ok(AsyncMessage::Notification(_))) => {
-                    if tx.send(()).is_err() {
-                        break;
-                    }
-                }
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => break,
-            }
-        }
-    });
-    let result: Result<(), StoreError> = async {
-        client
-            .batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))
-            .await?;
-        let read = client
-            .prepare("SELECT version FROM fwtoken_version WHERE id = 1")
-            .await?;
-        loop {
-            let v: i64 = client.query_one(&read, &[]).await?.try_get(0)?;
-            sink(version_u64(v)?);
-            // A notification is only a wake-up (it may come from another schema on the
-            // same channel); the version row is the truth. Coalesce a burst into one read.
-            if rx.recv().await.is_none() {
-                return Ok(());
-            }
-            while rx.try_recv().is_ok() {}
-        }
-    }
-    .await;
-    driver.abort();
-    result
 }

@@ -5,21 +5,34 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use fwtoken::{ApiTokenId, DeviceId};
+use fwtoken::{ApiTokenId, DeviceId, SiteDomains};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use crate::backend::{
-    ApiRow, Backend, BoxFut, DeviceRow, PURGE_GRACE_SECS, Status, TOMBSTONE_EXPIRES,
-    UNKNOWN_ID_KEY, Written,
+    ApiRow, Backend, BoxFut, ChangeSnapshot, DeviceRow, ImportOutcome, Kind, LogRetention,
+    PURGE_GRACE_SECS, Status, TOMBSTONE_EXPIRES, UNKNOWN_ID_KEY, Written,
 };
 use crate::error::StoreError;
 use crate::model::{
-    ApiSelector, ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, Registered, from_secs, id16,
+    ApiSelector, ApiTokenEntry, CapPolicy, DeviceEntry, DeviceLimit, ImportRefusal, Registered,
+    from_secs, id16,
 };
 use crate::sqlite_file::FileWatch;
 
-/// The migrations, in order; the file name's number is the schema version.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+mod changelog;
+
+use changelog::{bump, changes_since, purge_changes};
+
+/// The migrations; the file name's number is the schema version (see `crate::migrate`:
+/// each number not recorded yet is applied, in order, so 2 may come after 3).
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_identity_keys.sql"),
+    ),
+    (3, include_str!("../migrations/sqlite/0003_change_log.sql")),
+];
 
 /// How long a write waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,13 +56,39 @@ pub(crate) struct SqliteBackend {
     conns: Arc<Conns>,
 }
 
-fn open_conn(path: &Path) -> Result<Connection, StoreError> {
-    let c = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+/// Creates the database file, empty, readable and writable by its owner only, when it does
+/// not exist (another process may be creating it at the same moment: then it exists).
+/// SQLite creates the WAL and shared-memory files with the database file's permissions
+/// (`os_unix.c`, `findCreateFileMode`, then `fchmod` past the umask), so they are 0600 too.
+#[cfg(unix)]
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        // The umask may have removed bits the owner needs: set them exactly.
+        Ok(f) => f
+            .set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(StoreError::unavailable),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::unavailable(e)),
+    }
+}
+
+#[cfg(not(unix))]
+fn create_private(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
+
+fn open_conn(path: &Path, create: bool) -> Result<Connection, StoreError> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let c = Connection::open_with_flags(path, flags)?;
     c.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String = c.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
@@ -61,41 +100,104 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     Ok(c)
 }
 
-fn migrate(c: &mut Connection) -> Result<(), StoreError> {
+fn migrate(c: &mut Connection, domains: &SiteDomains) -> Result<(), StoreError> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS fwtoken_migrations (
              version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )?;
-    let have: i64 = tx.query_row(
-        "SELECT coalesce(max(version), 0) FROM fwtoken_migrations",
-        [],
-        |r| r.get(0),
-    )?;
-    let newest = MIGRATIONS.last().map_or(0, |m| m.0);
-    if have > newest {
-        return Err(StoreError::Corrupt(
-            "the database schema is newer than this build",
-        ));
-    }
+    let have: Vec<i64> = tx
+        .prepare("SELECT version FROM fwtoken_migrations")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    for (v, sql) in MIGRATIONS.iter().filter(|m| m.0 > have) {
+    for (v, sql) in crate::migrate::pending(MIGRATIONS, &have)? {
         tx.execute_batch(sql)?;
         tx.execute(
             "INSERT INTO fwtoken_migrations (version, applied_at) VALUES (?1, ?2)",
             params![v, now],
         )?;
     }
+    rekey(&tx, domains)?;
     tx.commit()?;
     Ok(())
 }
 
+/// Recomputes every stored identity key when they were computed with older rules than
+/// this build's ([`fwtoken::IDENTITY_KEY_VERSION`]), inside the migration's transaction.
+fn rekey(tx: &rusqlite::Transaction<'_>, domains: &SiteDomains) -> Result<(), StoreError> {
+    let have: i64 = tx.query_row(
+        "SELECT key_version FROM fwtoken_identity WHERE id = 1",
+        [],
+        |r| r.get(0),
+    )?;
+    let Some(want) = crate::model::rekey_needed(have)? else {
+        return Ok(());
+    };
+    for (table, id) in [
+        ("fwtoken_devices", "device_id"),
+        ("fwtoken_api_tokens", "token_id"),
+    ] {
+        let rows: Vec<(Vec<u8>, String, String)> = tx
+            .prepare(&format!(
+                "SELECT {id}, user_name, user_key FROM {table} WHERE user_key <> ?1"
+            ))?
+            .query_map(params![UNKNOWN_ID_KEY], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut update =
+            tx.prepare(&format!("UPDATE {table} SET user_key = ?1 WHERE {id} = ?2"))?;
+        for (row_id, user, old) in rows {
+            let key = fwtoken::identity_key(&user, domains);
+            if key != old {
+                update.execute(params![key, row_id])?;
+            }
+        }
+    }
+    tx.execute(
+        "UPDATE fwtoken_identity SET key_version = ?1 WHERE id = 1",
+        params![want],
+    )?;
+    Ok(())
+}
+
+/// True when the database has fwtoken's migration table (it is a store, of any version).
+fn holds_a_store(conn: &rusqlite::Connection) -> Result<bool, StoreError> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'fwtoken_migrations'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
+
 impl SqliteBackend {
-    /// Opens (creating if needed) and migrates the file; blocking.
-    pub(crate) fn open_blocking(path: &Path) -> Result<Self, StoreError> {
-        let mut writer = open_conn(path)?;
-        migrate(&mut writer)?;
-        let reader = open_conn(path)?;
+    /// Opens and migrates the file, recomputing stored identity keys with `domains` when
+    /// their rules changed; blocking. A missing file is created (0600) when `create`, else
+    /// [`StoreError::NotFound`] and nothing is created.
+    pub(crate) fn open_blocking(
+        path: &Path,
+        create: bool,
+        domains: &SiteDomains,
+    ) -> Result<Self, StoreError> {
+        if create {
+            create_private(path)?;
+        } else if let Err(e) = std::fs::metadata(path) {
+            return Err(if e.kind() == std::io::ErrorKind::NotFound {
+                StoreError::NotFound
+            } else {
+                StoreError::unavailable(e)
+            });
+        }
+        let mut writer = open_conn(path, create)?;
+        // An empty file, or another program's database, at a mistyped path is no store:
+        // only `store migrate` (or a server creating its own) may turn it into one.
+        if !create && !holds_a_store(&writer)? {
+            return Err(StoreError::NotFound);
+        }
+        migrate(&mut writer, domains)?;
+        let reader = open_conn(path, create)?;
         Ok(Self {
             conns: Arc::new(Conns {
                 writer: Mutex::new(writer),
@@ -157,13 +259,21 @@ impl SqliteBackend {
     }
 }
 
-fn bump(tx: &rusqlite::Transaction<'_>) -> Result<u64, StoreError> {
-    let v: i64 = tx.query_row(
-        "UPDATE fwtoken_version SET version = version + 1 WHERE id = 1 RETURNING version",
-        [],
-        |r| r.get(0),
-    )?;
+fn to_u64(v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt("negative version"))
+}
+
+/// Collects the 16-byte ids a `RETURNING` statement gives.
+fn returned_ids(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<[u8; 16]>, StoreError> {
+    let mut st = tx.prepare_cached(sql)?;
+    let blobs = st
+        .query_map(args, |r| r.get::<_, Vec<u8>>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    blobs.iter().map(|b| id16(b)).collect()
 }
 
 fn version_of(tx: &rusqlite::Transaction<'_>) -> Result<u64, StoreError> {
@@ -181,35 +291,59 @@ fn register_device(
     limit: DeviceLimit,
     now: i64,
 ) -> Result<Written<Registered>, StoreError> {
+    let out = register_unlogged(tx, row, limit, now)?.map_err(|r| match r {
+        ImportRefusal::DeviceLimit => StoreError::DeviceLimit { max: limit.max },
+        ImportRefusal::Revoked => StoreError::Revoked,
+        _ => StoreError::Conflict,
+    })?;
+    let v = match &out {
+        Registered::New { evicted } if !evicted.is_empty() => {
+            let ids: Vec<[u8; 16]> = evicted.iter().map(|d| d.to_bytes()).collect();
+            Some(bump(tx, Kind::Device, &ids, now)?)
+        }
+        _ => None,
+    };
+    Ok((out, v))
+}
+
+/// Registers one device in the caller's transaction (evicting under the evict policy)
+/// without bumping the version: the caller logs the evictions.
+fn register_unlogged(
+    tx: &rusqlite::Transaction<'_>,
+    row: &DeviceRow,
+    limit: DeviceLimit,
+    now: i64,
+) -> Result<ImportOutcome, StoreError> {
     let existing: Option<(String, i64, Option<i64>)> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT user_name, issued_at, revoked_at FROM fwtoken_devices WHERE device_id = ?1",
-            params![&row.id[..]],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        )?
+        .query_row(params![&row.id[..]], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
     if let Some((user, issued, revoked)) = existing {
-        return if revoked.is_some() {
-            Err(StoreError::Revoked)
+        return Ok(if revoked.is_some() {
+            Err(ImportRefusal::Revoked)
         } else if user == row.user && issued == row.issued {
-            Ok((Registered::AlreadyRegistered, None))
+            Ok(Registered::AlreadyRegistered)
         } else {
-            Err(StoreError::Conflict)
-        };
+            Err(ImportRefusal::Conflict)
+        });
     }
-    let held: i64 = tx.query_row(
-        "SELECT count(*) FROM fwtoken_devices WHERE user_key = ?1 AND revoked_at IS NULL",
-        params![row.key],
-        |r| r.get(0),
-    )?;
+    let held: i64 = tx
+        .prepare_cached(
+            "SELECT count(*) FROM fwtoken_devices WHERE user_key = ?1 AND revoked_at IS NULL",
+        )?
+        .query_row(params![row.key], |r| r.get(0))?;
     let held = usize::try_from(held).map_err(|_| StoreError::Corrupt("negative count"))?;
     let mut evicted = Vec::new();
     if held >= limit.max {
         if limit.policy == CapPolicy::Refuse || limit.max == 0 {
-            return Err(StoreError::DeviceLimit { max: limit.max });
+            return Ok(Err(ImportRefusal::DeviceLimit));
         }
         let n = i64::try_from(held + 1 - limit.max).unwrap_or(i64::MAX);
-        let mut st = tx.prepare(
+        let mut st = tx.prepare_cached(
             "SELECT device_id FROM fwtoken_devices WHERE user_key = ?1 AND revoked_at IS NULL
              ORDER BY coalesce(last_seen, issued_at), issued_at, seq LIMIT ?2",
         )?;
@@ -217,24 +351,17 @@ fn register_device(
             .query_map(params![row.key, n], |r| r.get::<_, Vec<u8>>(0))?
             .collect::<Result<Vec<_>, _>>()?;
         for id in ids {
-            tx.execute(
-                "UPDATE fwtoken_devices SET revoked_at = ?2 WHERE device_id = ?1",
-                params![id, now],
-            )?;
+            tx.prepare_cached("UPDATE fwtoken_devices SET revoked_at = ?2 WHERE device_id = ?1")?
+                .execute(params![id, now])?;
             evicted.push(DeviceId::from_bytes(id16(&id)?));
         }
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO fwtoken_devices (device_id, user_key, user_name, issued_at, seq)
          VALUES (?1, ?2, ?3, ?4, (SELECT coalesce(max(seq), 0) + 1 FROM fwtoken_devices))",
-        params![&row.id[..], row.key, row.user, row.issued],
-    )?;
-    let v = if evicted.is_empty() {
-        None
-    } else {
-        Some(bump(tx)?)
-    };
-    Ok((Registered::New { evicted }, v))
+    )?
+    .execute(params![&row.id[..], row.key, row.user, row.issued])?;
+    Ok(Ok(Registered::New { evicted }))
 }
 
 fn status(
@@ -323,7 +450,7 @@ impl Backend for SqliteBackend {
                 params![&id[..], now],
             )?;
             if n > 0 {
-                return Ok((true, Some(bump(tx)?)));
+                return Ok((true, Some(bump(tx, Kind::Device, &[id], now)?)));
             }
             // Never seen: a tombstone, so a late registration can't make it active.
             tx.execute(
@@ -337,13 +464,20 @@ impl Backend for SqliteBackend {
         })
     }
 
-    fn revoke_user_devices(&self, key: String, now: i64) -> BoxFut<'_, Written<usize>> {
+    fn revoke_user_devices(&self, key: String, now: i64) -> BoxFut<'_, Written<Vec<[u8; 16]>>> {
         self.write(move |tx| {
-            let n = tx.execute(
-                "UPDATE fwtoken_devices SET revoked_at = ?2 WHERE user_key = ?1 AND revoked_at IS NULL",
+            let ids = returned_ids(
+                tx,
+                "UPDATE fwtoken_devices SET revoked_at = ?2 WHERE user_key = ?1 AND revoked_at IS NULL
+                 RETURNING device_id",
                 params![key, now],
             )?;
-            Ok((n, if n > 0 { Some(bump(tx)?) } else { None }))
+            let v = if ids.is_empty() {
+                None
+            } else {
+                Some(bump(tx, Kind::Device, &ids, now)?)
+            };
+            Ok((ids, v))
         })
     }
 
@@ -434,18 +568,21 @@ impl Backend for SqliteBackend {
         &'a self,
         which: ApiSelector<'a>,
         now: i64,
-    ) -> BoxFut<'a, Written<usize>> {
+    ) -> BoxFut<'a, Written<Vec<[u8; 16]>>> {
         let (sql, arg): (&'static str, rusqlite::types::Value) = match which {
             ApiSelector::Id(id) => (
-                "UPDATE fwtoken_api_tokens SET revoked_at = ?2 WHERE token_id = ?1 AND revoked_at IS NULL",
+                "UPDATE fwtoken_api_tokens SET revoked_at = ?2 WHERE token_id = ?1 AND revoked_at IS NULL
+                 RETURNING token_id",
                 rusqlite::types::Value::Blob(id.to_vec()),
             ),
             ApiSelector::UserKey(k) => (
-                "UPDATE fwtoken_api_tokens SET revoked_at = ?2 WHERE user_key = ?1 AND revoked_at IS NULL",
+                "UPDATE fwtoken_api_tokens SET revoked_at = ?2 WHERE user_key = ?1 AND revoked_at IS NULL
+                 RETURNING token_id",
                 rusqlite::types::Value::Text(k.to_owned()),
             ),
             ApiSelector::App(a) => (
-                "UPDATE fwtoken_api_tokens SET revoked_at = ?2 WHERE app = ?1 AND revoked_at IS NULL",
+                "UPDATE fwtoken_api_tokens SET revoked_at = ?2 WHERE app = ?1 AND revoked_at IS NULL
+                 RETURNING token_id",
                 rusqlite::types::Value::Text(a.to_owned()),
             ),
         };
@@ -454,9 +591,10 @@ impl Backend for SqliteBackend {
             _ => None,
         };
         self.write(move |tx| {
-            let n = tx.execute(sql, params![arg, now])?;
-            if n > 0 {
-                return Ok((n, Some(bump(tx)?)));
+            let ids = returned_ids(tx, sql, params![arg, now])?;
+            if !ids.is_empty() {
+                let v = bump(tx, Kind::Api, &ids, now)?;
+                return Ok((ids, Some(v)));
             }
             // An id never seen: a tombstone, so a late registration can't make it active.
             if let Some(id) = unknown_id {
@@ -468,7 +606,7 @@ impl Backend for SqliteBackend {
                 )?;
             }
             // Nothing that was active changed: no version bump.
-            Ok((0, None))
+            Ok((Vec::new(), None))
         })
     }
 
@@ -503,6 +641,39 @@ impl Backend for SqliteBackend {
 
     fn version(&self) -> BoxFut<'_, u64> {
         self.read(version_of)
+    }
+
+    fn changes_since(&self, after: Option<u64>, limit: usize) -> BoxFut<'_, ChangeSnapshot> {
+        self.read(move |tx| changes_since(tx, after, limit))
+    }
+
+    fn purge_changes(&self, now: i64, retention: LogRetention) -> BoxFut<'_, usize> {
+        self.write(move |tx| purge_changes(tx, now, retention))
+    }
+
+    fn import_devices(
+        &self,
+        rows: Vec<DeviceRow>,
+        limit: DeviceLimit,
+        now: i64,
+    ) -> BoxFut<'_, Written<Vec<ImportOutcome>>> {
+        self.write(move |tx| {
+            let mut evicted = Vec::new();
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let r = register_unlogged(tx, row, limit, now)?;
+                if let Ok(Registered::New { evicted: e }) = &r {
+                    evicted.extend(e.iter().map(|d| d.to_bytes()));
+                }
+                out.push(r);
+            }
+            let v = if evicted.is_empty() {
+                None
+            } else {
+                Some(bump(tx, Kind::Device, &evicted, now)?)
+            };
+            Ok((out, v))
+        })
     }
 
     fn default_poll(&self) -> Duration {

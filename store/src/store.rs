@@ -1,124 +1,44 @@
-//! The store: a backend, the answer cache with its version poller and `LISTEN`er, and
-//! housekeeping; [`Store`] for async code, [`BlockingStore`] for sync programs.
+//! The store: a backend, the answer cache kept in step with the change log (a sync task,
+//! the PostgreSQL `LISTEN`er), housekeeping, and the public async API, [`Store`].
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use fwtoken::{ApiTokenId, ApiTokenRecord, DeviceId, DeviceRecord, SiteDomains};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 
-use crate::backend::{ApiRow, Backend, DeviceRow, Status};
-use crate::cache::{Cache, Kind};
+use crate::backend::{ApiRow, Backend, DeviceRow, Kind, LogRetention, Status};
+use crate::cache::Cache;
 use crate::error::StoreError;
 use crate::memory::MemoryBackend;
-use crate::model::{ApiSelector, ApiTokenEntry, DeviceEntry, DeviceLimit, Registered, secs};
+use crate::model::{
+    ApiSelector, ApiTokenEntry, DeviceEntry, DeviceLimit, ImportRefusal, Imported, Registered, secs,
+};
+pub use crate::options::StoreConfig;
 use crate::sqlite::SqliteBackend;
+use crate::stats::StoreStats;
+use crate::sync::Syncer;
 
 /// How often `last_seen` is written at most, per device.
 pub const LAST_SEEN_INTERVAL_SECS: i64 = 60;
 
-/// How a [`Store`] caches, polls and cleans up. [`StoreConfig::default`] is what a server
-/// wants: cache on, poll every second (SQLite: every 5 ms), cached "active" answers trusted
-/// for at most 5 s without a confirmed version, purge every minute in batches of 1000.
-#[derive(Clone, Debug)]
-pub struct StoreConfig {
-    domains: SiteDomains,
-    cache: bool,
-    poll: Option<Duration>,
-    max_stale: Duration,
-    purge_every: Option<Duration>,
-    purge_batch: usize,
-    #[cfg(feature = "test-util")]
-    faults: Option<crate::testing::FaultInjector>,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        Self {
-            domains: SiteDomains::new(),
-            cache: true,
-            poll: None,
-            max_stale: Duration::from_secs(5),
-            purge_every: Some(Duration::from_secs(60)),
-            purge_batch: 1000,
-            #[cfg(feature = "test-util")]
-            faults: None,
-        }
-    }
-}
-
-impl StoreConfig {
-    /// The defaults.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The site's own domains, for [`fwtoken::identity_key`] (users are grouped by it).
-    #[must_use]
-    pub fn domains(mut self, domains: SiteDomains) -> Self {
-        self.domains = domains;
-        self
-    }
-
-    /// Turns the answer cache on (the default) or off.
-    #[must_use]
-    pub fn cache(mut self, on: bool) -> Self {
-        self.cache = on;
-        self
-    }
-
-    /// How often the version is polled whatever happens (`T_poll`; default 1 s, SQLite
-    /// 5 ms).
-    #[must_use]
-    pub fn poll_interval(mut self, every: Duration) -> Self {
-        self.poll = Some(every);
-        self
-    }
-
-    /// How long cached "active" answers keep counting after the last successful contact
-    /// with the database (default 5 s). Past it every check goes to the database, and
-    /// fails with [`StoreError::Unavailable`] while it is unreachable.
-    #[must_use]
-    pub fn max_stale(mut self, bound: Duration) -> Self {
-        self.max_stale = bound;
-        self
-    }
-
-    /// How often housekeeping purges expired API tokens and login tokens (default every
-    /// minute; `None` turns it off, [`Store::purge_expired`] still works).
-    #[must_use]
-    pub fn purge_every(mut self, every: Option<Duration>) -> Self {
-        self.purge_every = every;
-        self
-    }
-
-    /// How many rows one purge transaction deletes at most (default 1000).
-    #[must_use]
-    pub fn purge_batch(mut self, rows: usize) -> Self {
-        self.purge_batch = rows.max(1);
-        self
-    }
-
-    /// Tests only (feature `test-util`): the store's backend is wrapped so that `faults`
-    /// can make its calls fail and counts them ([`crate::testing`]).
-    #[cfg(feature = "test-util")]
-    #[must_use]
-    pub fn faults(mut self, faults: &crate::testing::FaultInjector) -> Self {
-        self.faults = Some(faults.clone());
-        self
-    }
-}
+/// How many records [`Store::import_devices`] commits per transaction.
+pub const IMPORT_BATCH: usize = 1000;
 
 struct Inner {
     backend: Arc<dyn Backend>,
     domains: SiteDomains,
     cache: Option<Arc<Cache>>,
+    syncer: Option<Arc<Syncer>>,
     purge_batch: usize,
+    retention: LogRetention,
     touched: Mutex<HashMap<[u8; 16], i64>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -175,23 +95,43 @@ impl Store {
         Self::start(Arc::new(MemoryBackend::default()), config).await
     }
 
-    /// A store in the SQLite file at `path` (created and migrated if needed). Several
-    /// processes may open the same file.
+    /// A store in the SQLite file at `path` (created if missing, unless
+    /// [`StoreConfig::create_missing`] is off, and migrated). The database and its WAL and
+    /// shared-memory files are created readable by their owner only. Several processes may
+    /// open the same file.
+    ///
+    /// Opening recomputes the stored identity keys, with `config`'s site domains, when the
+    /// file was written by a release with older identity rules
+    /// ([`fwtoken::IDENTITY_KEY_VERSION`]).
     pub async fn sqlite(path: impl AsRef<Path>, config: StoreConfig) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let backend = tokio::task::spawn_blocking(move || SqliteBackend::open_blocking(&path))
-            .await
-            .map_err(StoreError::unavailable)??;
+        let create = config.create_missing;
+        let domains = config.domains.clone();
+        let backend = tokio::task::spawn_blocking(move || {
+            SqliteBackend::open_blocking(&path, create, &domains)
+        })
+        .await
+        .map_err(StoreError::unavailable)??;
         Self::start(Arc::new(backend), config).await
     }
 
-    /// A store in a PostgreSQL database (migrated if needed), for several servers.
+    /// A store in a PostgreSQL database (migrated if needed), for several servers. Like
+    /// [`Store::sqlite`], opening recomputes identity keys written under older rules.
     pub async fn postgres(
         pg: crate::PostgresConfig,
         config: StoreConfig,
     ) -> Result<Self, StoreError> {
-        let backend = crate::postgres::PostgresBackend::open(pg).await?;
+        let backend = crate::postgres::PostgresBackend::open(pg, &config.domains).await?;
         Self::start(Arc::new(backend), config).await
+    }
+
+    /// Another store on the same storage (the same memory, SQLite connections or
+    /// PostgreSQL pool) with a cache, sync task and housekeeping of its own, configured by
+    /// `config`, as another server on the same database would have. On memory it is the
+    /// only way for two stores to share state (tests of what one store's write does to
+    /// another's cache run on every backend that way).
+    pub async fn new_instance(&self, config: StoreConfig) -> Result<Self, StoreError> {
+        Self::start(Arc::clone(&self.inner.backend), config).await
     }
 
     async fn start(backend: Arc<dyn Backend>, config: StoreConfig) -> Result<Self, StoreError> {
@@ -202,31 +142,24 @@ impl Store {
             None => backend,
         };
         let mut tasks = Vec::new();
-        let cache = if config.cache {
-            let cache = Arc::new(Cache::new(config.max_stale));
-            cache.observe(backend.version().await?);
-            let sink_cache = Arc::clone(&cache);
-            if let Some(t) = backend.start_listener(Arc::new(move |v| sink_cache.observe(v))) {
-                tasks.push(t);
+        let (cache, syncer) = if config.cache {
+            let cache = Arc::new(Cache::new(config.max_stale, config.capacity));
+            let syncer = Arc::new(Syncer::new(Arc::clone(&backend), Arc::clone(&cache)));
+            // The first sync: the version to follow from.
+            syncer.sync().await?;
+            if config.listen {
+                let heard = Arc::clone(&syncer);
+                if let Some(t) = backend.start_listener(Arc::new(move |v| heard.heard(v))) {
+                    tasks.push(t);
+                }
             }
             let poll = config.poll.unwrap_or_else(|| backend.default_poll());
-            let (b, c) = (Arc::clone(&backend), Arc::clone(&cache));
-            tasks.push(rt.spawn(async move {
-                let mut tick = tokio::time::interval(poll);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                let limit = poll.max(Duration::from_secs(1));
-                loop {
-                    tick.tick().await;
-                    match tokio::time::timeout(limit, b.version()).await {
-                        Ok(Ok(v)) => c.observe(v),
-                        _ => c.poll_failed(),
-                    }
-                }
-            }));
-            Some(cache)
+            tasks.push(syncer.spawn(poll));
+            (Some(cache), Some(syncer))
         } else {
-            None
+            (None, None)
         };
+        let retention = config.retention();
         if let Some(every) = config.purge_every {
             let b = Arc::clone(&backend);
             let batch = config.purge_batch;
@@ -236,7 +169,7 @@ impl Store {
                 loop {
                     tick.tick().await;
                     // A failed purge is retried at the next tick.
-                    let _ = purge_all(&*b, OffsetDateTime::now_utc(), batch).await;
+                    let _ = purge_all(&*b, OffsetDateTime::now_utc(), batch, retention).await;
                 }
             }));
         }
@@ -245,8 +178,12 @@ impl Store {
                 backend,
                 domains: config.domains,
                 cache,
+                syncer,
                 purge_batch: config.purge_batch,
+                retention,
                 touched: Mutex::new(HashMap::new()),
+                hits: AtomicU64::new(0),
+                misses: AtomicU64::new(0),
                 tasks,
             }),
         })
@@ -258,10 +195,38 @@ impl Store {
         fwtoken::identity_key(user, &self.inner.domains)
     }
 
-    fn observe(&self, v: Option<u64>) {
-        if let (Some(c), Some(v)) = (&self.inner.cache, v) {
-            c.observe(v);
+    /// After a write of this node that made `ids` inactive at version `v`: they are
+    /// refused here at once, and the cache catches up with the log up to `v` (what others
+    /// wrote before), or the sync task does it if this sync fails.
+    async fn wrote(&self, kind: Kind, ids: impl IntoIterator<Item = [u8; 16]>, v: Option<u64>) {
+        let Some(s) = &self.inner.syncer else {
+            return;
+        };
+        s.revoked_here(kind, ids);
+        if v.is_some() && s.sync().await.is_err() {
+            s.wake();
         }
+    }
+
+    /// A cached answer that counts, counted as a hit.
+    pub(crate) fn hit(&self, kind: Kind, id: &[u8; 16], now: i64) -> Option<bool> {
+        let a = self.inner.cache.as_ref()?.get(kind, id, now)?;
+        self.inner.hits.fetch_add(1, Ordering::Relaxed);
+        Some(a)
+    }
+
+    /// Asks the database (a miss), and caches the answer.
+    async fn ask(&self, kind: Kind, id: [u8; 16]) -> Result<Status, StoreError> {
+        self.inner.misses.fetch_add(1, Ordering::Relaxed);
+        let (status, v) = match kind {
+            Kind::Device => self.inner.backend.device_status(id).await?,
+            Kind::Api => self.inner.backend.api_token_status(id).await?,
+        };
+        if let (Some(c), Some(s)) = (&self.inner.cache, &self.inner.syncer) {
+            c.put(kind, id, status, v);
+            s.heard(v);
+        }
+        Ok(status)
     }
 
     /// Registers a newly issued device under `limit`, atomically with the cap check.
@@ -288,16 +253,78 @@ impl Store {
             .backend
             .register_device(row, limit, secs(now))
             .await?;
-        if let (Some(c), Registered::New { evicted }) = (&self.inner.cache, &out) {
-            for id in evicted {
-                c.revoked(Kind::Device, id.to_bytes());
-            }
+        if let Registered::New { evicted } = &out {
+            self.wrote(Kind::Device, evicted.iter().map(|d| d.to_bytes()), v)
+                .await;
         }
-        self.observe(v);
         Ok(out)
     }
 
+    /// Registers an existing site's devices (a migration), [`IMPORT_BATCH`] records per
+    /// transaction: each record as [`Store::register_device`] would, in order, the cap
+    /// checked per user as the import fills it. A durable commit per batch instead of per
+    /// device: 10^6 devices load in minutes.
+    ///
+    /// Refused records are listed, not errors ([`Imported::refused`]); importing the same
+    /// records again is safe (they count as [`Imported::already_registered`]). On an error
+    /// (the storage failing) the batches before it are committed: run the import again.
+    pub async fn import_devices(
+        &self,
+        records: &[DeviceRecord],
+        limit: DeviceLimit,
+        now: OffsetDateTime,
+    ) -> Result<Imported, StoreError> {
+        let mut done = Imported::default();
+        for chunk in records.chunks(IMPORT_BATCH) {
+            let mut rows = Vec::with_capacity(chunk.len());
+            for r in chunk {
+                if fwtoken::validate_user_name(&r.user).is_ok() {
+                    rows.push(DeviceRow {
+                        id: r.device_id.to_bytes(),
+                        user: r.user.clone(),
+                        key: self.user_key(&r.user),
+                        issued: secs(r.issued_at),
+                    });
+                }
+            }
+            let (mut outcomes, v) = if rows.is_empty() {
+                (Vec::new().into_iter(), None)
+            } else {
+                let (o, v) = self
+                    .inner
+                    .backend
+                    .import_devices(rows, limit, secs(now))
+                    .await?;
+                done.batches += 1;
+                (o.into_iter(), v)
+            };
+            let before = done.evicted.len();
+            for r in chunk {
+                let outcome = if fwtoken::validate_user_name(&r.user).is_err() {
+                    Err(ImportRefusal::InvalidUserName)
+                } else {
+                    outcomes
+                        .next()
+                        .ok_or(StoreError::Corrupt("an import answered fewer records"))?
+                };
+                match outcome {
+                    Ok(Registered::New { evicted }) => {
+                        done.new += 1;
+                        done.evicted.extend(evicted);
+                    }
+                    Ok(Registered::AlreadyRegistered) => done.already_registered += 1,
+                    Err(why) => done.refused.push((r.device_id, why)),
+                }
+            }
+            let evicted = done.evicted.get(before..).unwrap_or_default();
+            self.wrote(Kind::Device, evicted.iter().map(|d| d.to_bytes()), v)
+                .await;
+        }
+        Ok(done)
+    }
+
     /// The cached answer for a device, when the cache can answer without the database.
+    /// (A peek: not counted in [`Store::stats`].)
     pub fn cached_device(&self, id: &DeviceId) -> Option<bool> {
         self.inner
             .cache
@@ -308,15 +335,11 @@ impl Store {
     /// True when the device is registered and not revoked. Unknown ids are not active; a
     /// storage failure is [`StoreError::Unavailable`], never an answer.
     pub async fn is_device_active(&self, id: &DeviceId) -> Result<bool, StoreError> {
-        if let Some(a) = self.cached_device(id) {
+        let key = id.to_bytes();
+        if let Some(a) = self.hit(Kind::Device, &key, 0) {
             return Ok(a);
         }
-        let key = id.to_bytes();
-        let (status, v) = self.inner.backend.device_status(key).await?;
-        if let Some(c) = &self.inner.cache {
-            c.put(Kind::Device, key, status, v);
-            c.observe(v);
-        }
+        let status = self.ask(Kind::Device, key).await?;
         Ok(matches!(status, Status::Active { .. }))
     }
 
@@ -374,10 +397,7 @@ impl Store {
             .revoke_device(id.to_bytes(), secs(now))
             .await?;
         // Whatever it was (active, revoked, never seen), the id is revoked now.
-        if let Some(c) = &self.inner.cache {
-            c.revoked(Kind::Device, id.to_bytes());
-        }
-        self.observe(v);
+        self.wrote(Kind::Device, [id.to_bytes()], v).await;
         Ok(was)
     }
 
@@ -387,12 +407,13 @@ impl Store {
         user: &str,
         now: OffsetDateTime,
     ) -> Result<usize, StoreError> {
-        let (n, v) = self
+        let (ids, v) = self
             .inner
             .backend
             .revoke_user_devices(self.user_key(user), secs(now))
             .await?;
-        self.observe(v);
+        let n = ids.len();
+        self.wrote(Kind::Device, ids, v).await;
         Ok(n)
     }
 
@@ -419,6 +440,7 @@ impl Store {
     }
 
     /// The cached answer for an API token at `now`, when the cache can answer alone.
+    /// (A peek: not counted in [`Store::stats`].)
     pub fn cached_api_token(&self, id: &ApiTokenId, now: OffsetDateTime) -> Option<bool> {
         self.inner
             .cache
@@ -432,15 +454,11 @@ impl Store {
         id: &ApiTokenId,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        if let Some(a) = self.cached_api_token(id, now) {
+        let key = id.to_bytes();
+        if let Some(a) = self.hit(Kind::Api, &key, secs(now)) {
             return Ok(a);
         }
-        let key = id.to_bytes();
-        let (status, v) = self.inner.backend.api_token_status(key).await?;
-        if let Some(c) = &self.inner.cache {
-            c.put(Kind::Api, key, status, v);
-            c.observe(v);
-        }
+        let status = self.ask(Kind::Api, key).await?;
         Ok(matches!(status, Status::Active { expires } if secs(now) < expires))
     }
 
@@ -462,17 +480,14 @@ impl Store {
         id: &ApiTokenId,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let (n, v) = self
+        let (ids, v) = self
             .inner
             .backend
             .revoke_api_tokens(ApiSelector::Id(id.to_bytes()), secs(now))
             .await?;
         // Whatever it was (active, revoked, never seen), the id is revoked now.
-        if let Some(c) = &self.inner.cache {
-            c.revoked(Kind::Api, id.to_bytes());
-        }
-        self.observe(v);
-        Ok(n > 0)
+        self.wrote(Kind::Api, [id.to_bytes()], v).await;
+        Ok(!ids.is_empty())
     }
 
     /// Revokes every API token of `user`'s identity; returns how many.
@@ -482,12 +497,13 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<usize, StoreError> {
         let key = self.user_key(user);
-        let (n, v) = self
+        let (ids, v) = self
             .inner
             .backend
             .revoke_api_tokens(ApiSelector::UserKey(&key), secs(now))
             .await?;
-        self.observe(v);
+        let n = ids.len();
+        self.wrote(Kind::Api, ids, v).await;
         Ok(n)
     }
 
@@ -497,12 +513,13 @@ impl Store {
         app: &str,
         now: OffsetDateTime,
     ) -> Result<usize, StoreError> {
-        let (n, v) = self
+        let (ids, v) = self
             .inner
             .backend
             .revoke_api_tokens(ApiSelector::App(app), secs(now))
             .await?;
-        self.observe(v);
+        let n = ids.len();
+        self.wrote(Kind::Api, ids, v).await;
         Ok(n)
     }
 
@@ -526,10 +543,17 @@ impl Store {
     }
 
     /// Deletes API tokens and login-token digests that expired more than five minutes
-    /// before `now`, in batches; returns how many rows. Housekeeping calls it by itself;
-    /// several purgers at once are safe.
+    /// before `now`, and change-log rows beyond [`StoreConfig::change_log_retention`] as of
+    /// `now`, in batches; returns how many rows. Housekeeping calls it by itself; several
+    /// purgers at once are safe.
     pub async fn purge_expired(&self, now: OffsetDateTime) -> Result<usize, StoreError> {
-        purge_all(&*self.inner.backend, now, self.inner.purge_batch).await
+        purge_all(
+            &*self.inner.backend,
+            now,
+            self.inner.purge_batch,
+            self.inner.retention,
+        )
+        .await
     }
 
     /// The database's version number (bumped by every write that makes something
@@ -538,7 +562,8 @@ impl Store {
         self.inner.backend.version().await
     }
 
-    /// The highest version this store's cache has seen (0 without a cache).
+    /// The version this store's cache is in step with: every change up to it has been
+    /// applied (0 without a cache).
     pub fn known_version(&self) -> u64 {
         self.inner.cache.as_ref().map_or(0, |c| c.known_version())
     }
@@ -552,243 +577,52 @@ impl Store {
     pub async fn check_writable(&self) -> Result<(), StoreError> {
         self.inner.backend.check_writable().await
     }
+
+    /// Reads the version and the change log now and applies them, as the sync task does
+    /// every `T_poll`: after it returns, every revocation committed before the call is
+    /// refused by this store. Without a cache there is nothing to do.
+    pub async fn refresh(&self) -> Result<(), StoreError> {
+        match &self.inner.syncer {
+            Some(s) => s.sync().await,
+            None => Ok(()),
+        }
+    }
+
+    /// This store's counters (shared by its clones): checks answered by the cache and by
+    /// the database, what the change log evicted, full clears, capacity evictions, the
+    /// version the cache is in step with. Cheap enough to call once a second.
+    pub fn stats(&self) -> StoreStats {
+        let mut stats = StoreStats::default();
+        if let Some(c) = &self.inner.cache {
+            c.stats(&mut stats);
+        }
+        stats.hits = self.inner.hits.load(Ordering::Relaxed);
+        stats.misses = self.inner.misses.load(Ordering::Relaxed);
+        stats
+    }
 }
 
 async fn purge_all(
     b: &dyn Backend,
     now: OffsetDateTime,
     batch: usize,
+    retention: LogRetention,
 ) -> Result<usize, StoreError> {
     let mut total = 0;
     loop {
         let n = b.purge_expired(secs(now), batch).await?;
         total += n;
         if n < batch {
-            return Ok(total);
+            break;
         }
         tokio::task::yield_now().await;
     }
-}
-
-/// A [`Store`] for sync programs (a CLI, a thread-per-request server): it owns a small
-/// tokio runtime (one worker thread, which also runs the poller and housekeeping).
-///
-/// Do not call it from inside an async runtime; use [`Store`] there.
-pub struct BlockingStore {
-    store: Store,
-    rt: tokio::runtime::Runtime,
-}
-
-impl std::fmt::Debug for BlockingStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockingStore")
-            .field("store", &self.store)
-            .finish_non_exhaustive()
-    }
-}
-
-impl BlockingStore {
-    fn runtime() -> Result<tokio::runtime::Runtime, StoreError> {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .max_blocking_threads(4)
-            .enable_all()
-            .build()
-            .map_err(StoreError::unavailable)
-    }
-
-    fn with(
-        f: impl FnOnce() -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<Store, StoreError>>>,
-        >,
-    ) -> Result<Self, StoreError> {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(StoreError::InvalidArgument(
-                "BlockingStore opened from inside an async runtime: use Store",
-            ));
+    loop {
+        let n = b.purge_changes(secs(now), retention).await?;
+        total += n;
+        if n < retention.batch {
+            return Ok(total);
         }
-        let rt = Self::runtime()?;
-        let store = rt.block_on(f())?;
-        Ok(Self { store, rt })
-    }
-
-    /// Runs a store call to completion; refused (not a panic) inside an async runtime.
-    fn block<T>(
-        &self,
-        f: impl std::future::Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(StoreError::InvalidArgument(
-                "BlockingStore called from inside an async runtime: use Store",
-            ));
-        }
-        self.rt.block_on(f)
-    }
-
-    /// [`Store::memory`].
-    pub fn memory(config: StoreConfig) -> Result<Self, StoreError> {
-        Self::with(|| Box::pin(Store::memory(config)))
-    }
-
-    /// [`Store::sqlite`].
-    pub fn sqlite(path: impl AsRef<Path>, config: StoreConfig) -> Result<Self, StoreError> {
-        let path = path.as_ref().to_path_buf();
-        Self::with(|| Box::pin(Store::sqlite(path, config)))
-    }
-
-    /// [`Store::postgres`].
-    pub fn postgres(pg: crate::PostgresConfig, config: StoreConfig) -> Result<Self, StoreError> {
-        Self::with(|| Box::pin(Store::postgres(pg, config)))
-    }
-
-    /// The async store inside (share it with async code running on another runtime).
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// [`Store::user_key`].
-    pub fn user_key(&self, user: &str) -> String {
-        self.store.user_key(user)
-    }
-
-    /// [`Store::register_device`].
-    pub fn register_device(
-        &self,
-        record: &DeviceRecord,
-        limit: DeviceLimit,
-        now: OffsetDateTime,
-    ) -> Result<Registered, StoreError> {
-        self.rt
-            .block_on(self.store.register_device(record, limit, now))
-    }
-
-    /// [`Store::is_device_active`]; a cached answer costs no thread hop.
-    pub fn is_device_active(&self, id: &DeviceId) -> Result<bool, StoreError> {
-        if let Some(a) = self.store.cached_device(id) {
-            return Ok(a);
-        }
-        self.block(self.store.is_device_active(id))
-    }
-
-    /// [`Store::touch_device`].
-    pub fn touch_device(&self, id: &DeviceId, now: OffsetDateTime) -> Result<bool, StoreError> {
-        self.block(self.store.touch_device(id, now))
-    }
-
-    /// [`Store::devices_of`].
-    pub fn devices_of(&self, user: &str) -> Result<Vec<DeviceEntry>, StoreError> {
-        self.block(self.store.devices_of(user))
-    }
-
-    /// [`Store::revoke_device`].
-    pub fn revoke_device(&self, id: &DeviceId, now: OffsetDateTime) -> Result<bool, StoreError> {
-        self.block(self.store.revoke_device(id, now))
-    }
-
-    /// [`Store::revoke_user_devices`].
-    pub fn revoke_user_devices(
-        &self,
-        user: &str,
-        now: OffsetDateTime,
-    ) -> Result<usize, StoreError> {
-        self.block(self.store.revoke_user_devices(user, now))
-    }
-
-    /// [`Store::register_api_token`].
-    pub fn register_api_token(
-        &self,
-        record: &ApiTokenRecord,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        self.block(self.store.register_api_token(record, now))
-    }
-
-    /// [`Store::is_api_token_active`]; a cached answer costs no thread hop.
-    pub fn is_api_token_active(
-        &self,
-        id: &ApiTokenId,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        if let Some(a) = self.store.cached_api_token(id, now) {
-            return Ok(a);
-        }
-        self.block(self.store.is_api_token_active(id, now))
-    }
-
-    /// [`Store::api_tokens_of`].
-    pub fn api_tokens_of(&self, user: &str) -> Result<Vec<ApiTokenEntry>, StoreError> {
-        self.block(self.store.api_tokens_of(user))
-    }
-
-    /// [`Store::revoke_api_token`].
-    pub fn revoke_api_token(
-        &self,
-        id: &ApiTokenId,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        self.block(self.store.revoke_api_token(id, now))
-    }
-
-    /// [`Store::revoke_user_api_tokens`].
-    pub fn revoke_user_api_tokens(
-        &self,
-        user: &str,
-        now: OffsetDateTime,
-    ) -> Result<usize, StoreError> {
-        self.rt
-            .block_on(self.store.revoke_user_api_tokens(user, now))
-    }
-
-    /// [`Store::revoke_app_api_tokens`].
-    pub fn revoke_app_api_tokens(
-        &self,
-        app: &str,
-        now: OffsetDateTime,
-    ) -> Result<usize, StoreError> {
-        self.block(self.store.revoke_app_api_tokens(app, now))
-    }
-
-    /// [`Store::use_login_token`].
-    pub fn use_login_token(
-        &self,
-        token: &str,
-        expires: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        self.rt
-            .block_on(self.store.use_login_token(token, expires, now))
-    }
-
-    /// [`Store::purge_expired`].
-    pub fn purge_expired(&self, now: OffsetDateTime) -> Result<usize, StoreError> {
-        self.block(self.store.purge_expired(now))
-    }
-
-    /// [`Store::check_writable`].
-    pub fn check_writable(&self) -> Result<(), StoreError> {
-        self.block(self.store.check_writable())
-    }
-}
-
-/// The core's sync registry trait, for code written against [`fwtoken::DeviceRegistry`]:
-/// the cap policy is *refuse*, and a revocation's time is the system clock's.
-impl fwtoken::DeviceRegistry for BlockingStore {
-    type Error = StoreError;
-
-    fn register(&self, record: &DeviceRecord, max_per_user: usize) -> Result<(), StoreError> {
-        self.register_device(record, DeviceLimit::refuse(max_per_user), record.issued_at)
-            .map(|_| ())
-    }
-
-    fn revoke(&self, device: &DeviceId) -> Result<bool, StoreError> {
-        self.revoke_device(device, OffsetDateTime::now_utc())
-    }
-
-    fn revoke_user(&self, user: &str) -> Result<usize, StoreError> {
-        self.revoke_user_devices(user, OffsetDateTime::now_utc())
-    }
-
-    fn is_active(&self, device: &DeviceId) -> Result<bool, StoreError> {
-        self.is_device_active(device)
+        tokio::task::yield_now().await;
     }
 }

@@ -28,7 +28,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use crate::backend::{ApiRow, Backend, BoxFut, DeviceRow, Status, VersionSink, Written};
+use crate::backend::{
+    ApiRow, Backend, BoxFut, ChangeSnapshot, DeviceRow, ImportOutcome, LogRetention, Status,
+    VersionSink, Written,
+};
 use crate::error::StoreError;
 use crate::model::{ApiSelector, ApiTokenEntry, DeviceEntry, DeviceLimit, Registered};
 
@@ -86,17 +89,20 @@ pub enum Op {
     RevokeApiTokens,
     /// Recording a login token's use.
     UseLoginToken,
-    /// Housekeeping's purge.
+    /// Housekeeping's purges (expired rows and the change log).
     PurgeExpired,
-    /// Reading the version number (the poller, and the cache's first read).
+    /// Reading the version number and the change log above it (the sync task, and the
+    /// cache's first read).
     Version,
     /// The start-up writability check.
     CheckWritable,
+    /// Registering devices in bulk (`import_devices`).
+    ImportDevices,
 }
 
 impl Op {
     /// Every kind of call.
-    pub const ALL: [Op; 14] = [
+    pub const ALL: [Op; 15] = [
         Op::RegisterDevice,
         Op::DeviceStatus,
         Op::TouchDevice,
@@ -111,6 +117,7 @@ impl Op {
         Op::PurgeExpired,
         Op::Version,
         Op::CheckWritable,
+        Op::ImportDevices,
     ];
 
     const fn index(self) -> usize {
@@ -129,6 +136,7 @@ impl Op {
             Op::PurgeExpired => 11,
             Op::Version => 12,
             Op::CheckWritable => 13,
+            Op::ImportDevices => 14,
         }
     }
 
@@ -194,6 +202,7 @@ impl FaultInjector {
             Op::UseLoginToken,
             Op::PurgeExpired,
             Op::CheckWritable,
+            Op::ImportDevices,
         ] {
             self.fail_op(op, fault);
         }
@@ -296,7 +305,7 @@ impl Backend for FaultyBackend {
         self.guard(Op::RevokeDevice, || self.inner.revoke_device(id, now))
     }
 
-    fn revoke_user_devices(&self, key: String, now: i64) -> BoxFut<'_, Written<usize>> {
+    fn revoke_user_devices(&self, key: String, now: i64) -> BoxFut<'_, Written<Vec<[u8; 16]>>> {
         self.guard(Op::RevokeUserDevices, || {
             self.inner.revoke_user_devices(key, now)
         })
@@ -318,7 +327,7 @@ impl Backend for FaultyBackend {
         &'a self,
         which: ApiSelector<'a>,
         now: i64,
-    ) -> BoxFut<'a, Written<usize>> {
+    ) -> BoxFut<'a, Written<Vec<[u8; 16]>>> {
         self.guard(Op::RevokeApiTokens, || {
             self.inner.revoke_api_tokens(which, now)
         })
@@ -336,6 +345,27 @@ impl Backend for FaultyBackend {
 
     fn version(&self) -> BoxFut<'_, u64> {
         self.guard(Op::Version, || self.inner.version())
+    }
+
+    fn changes_since(&self, after: Option<u64>, limit: usize) -> BoxFut<'_, ChangeSnapshot> {
+        self.guard(Op::Version, || self.inner.changes_since(after, limit))
+    }
+
+    fn purge_changes(&self, now: i64, retention: LogRetention) -> BoxFut<'_, usize> {
+        self.guard(Op::PurgeExpired, || {
+            self.inner.purge_changes(now, retention)
+        })
+    }
+
+    fn import_devices(
+        &self,
+        rows: Vec<DeviceRow>,
+        limit: DeviceLimit,
+        now: i64,
+    ) -> BoxFut<'_, Written<Vec<ImportOutcome>>> {
+        self.guard(Op::ImportDevices, || {
+            self.inner.import_devices(rows, limit, now)
+        })
     }
 
     fn start_listener(&self, sink: VersionSink) -> Option<tokio::task::JoinHandle<()>> {

@@ -1,5 +1,7 @@
 //! One conformance suite, the same cases on memory, SQLite and PostgreSQL (the last ones
-//! have `postgres` in their names and print SKIPPED without `FWTOKEN_TEST_POSTGRES_URL`).
+//! have `postgres` in their names and print SKIPPED without `FWTOKEN_TEST_POSTGRES_URL`):
+//! the store's contract here, the change log and the bounded cache in
+//! `conformance/invalidation.rs`, bulk import in `conformance/import.rs`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -342,6 +344,51 @@ mod cases {
         for r in &recs {
             assert!(!s.is_device_active(&r.device_id).await.unwrap());
         }
+    }
+
+    /// Five names whose NFC and NFD spellings differ (the Turkic İ among them): one cap
+    /// and one "revoke all" for both forms.
+    pub async fn identity_nfc_and_nfd_are_one_user(db: &Db) {
+        use icu_normalizer::{ComposingNormalizerBorrowed, DecomposingNormalizerBorrowed};
+        let s = open(db).await;
+        let names = [
+            "\u{00D6}mer \u{0130}nan",
+            "J\u{00F8}rgen \u{00C5}s",
+            "Nguy\u{1EC5}n",
+            "\u{AE40}\u{BBFC}\u{C900}",
+            "Ren\u{00E9}e",
+        ];
+        for (n, name) in names.iter().enumerate() {
+            let nfc = ComposingNormalizerBorrowed::new_nfc()
+                .normalize(name)
+                .into_owned();
+            let nfd = DecomposingNormalizerBorrowed::new_nfd()
+                .normalize(name)
+                .into_owned();
+            assert_ne!(nfc, nfd);
+            let n = n as i64 * 10;
+            let recs = [device(&nfc, n), device(&nfd, n + 1), device(&nfd, n + 2)];
+            for r in &recs {
+                new_slot(reg(&s, r, 3).await);
+            }
+            assert!(matches!(
+                reg(&s, &device(&nfc, n + 3), 3).await,
+                Err(StoreError::DeviceLimit { max: 3 })
+            ));
+            assert_eq!(s.user_key(&nfc), s.user_key(&nfd));
+            assert_eq!(s.devices_of(&nfd).await.unwrap().len(), 3);
+            assert_eq!(s.revoke_user_devices(&nfc, t(n + 5)).await.unwrap(), 3);
+            for r in &recs {
+                assert!(!s.is_device_active(&r.device_id).await.unwrap());
+            }
+        }
+        // I + U+0307 written by hand is the İ of the NFC name.
+        let a = device("O\u{0308}mer I\u{0307}nan", 100);
+        new_slot(reg(&s, &a, 1).await);
+        assert!(matches!(
+            reg(&s, &device("\u{00D6}MER \u{0130}NAN", 101), 1).await,
+            Err(StoreError::DeviceLimit { max: 1 })
+        ));
     }
 
     pub async fn identity_other_domains_stay_apart(db: &Db) {
@@ -761,6 +808,7 @@ backend_tests!(crate::cases;
     touch_of_revoked_or_unknown_writes_nothing,
     revoke_all_of_a_user,
     identity_spellings_share_cap_and_revocation,
+    identity_nfc_and_nfd_are_one_user,
     identity_other_domains_stay_apart,
     invalid_user_name_refused,
     api_token_active_until_expiry,
@@ -782,3 +830,41 @@ backend_tests!(crate::cases;
     concurrent_evictions_keep_the_cap,
     revocation_reaches_other_instance,
 );
+
+#[path = "conformance/invalidation.rs"]
+mod invalidation;
+
+mod invalidation_cases {
+    crate::backend_tests!(crate::invalidation;
+        revocation_evicts_exactly_that_id_elsewhere,
+        revoke_user_and_app_invalidate_every_id,
+        eviction_at_the_cap_is_logged,
+        purged_log_clears_the_cache,
+        change_log_purged_by_count_with_several_purgers,
+        change_log_purged_by_age,
+        capacity_bound_holds,
+        stats_count_checks,
+    );
+}
+
+/// Restores and older writers exist only where SQL does.
+mod invalidation_sql_cases {
+    crate::sql_backend_tests!(crate::invalidation;
+        restored_backup_version_backwards_clears,
+        restored_backup_that_moved_on_clears,
+        version_bumped_without_log_clears,
+    );
+}
+
+#[path = "conformance/import.rs"]
+mod import;
+
+mod import_cases {
+    crate::backend_tests!(crate::import;
+        import_registers_in_batches,
+        import_checks_the_cap_per_user,
+        import_again_is_safe,
+        import_evictions_are_logged,
+        import_and_registrations_at_once_keep_the_cap,
+    );
+}

@@ -2,7 +2,10 @@
 //! one SQLite file (and one PostgreSQL schema) with registrations and revocations, printing
 //! each acknowledged write before going on; the parent kills it with SIGKILL at a random
 //! moment, 20 times, and checks after each kill that no user exceeds the cap, that every
-//! acknowledged revocation holds and that every acknowledged registration is there.
+//! acknowledged revocation holds and that every acknowledged registration is there, and
+//! that the change log agrees with the devices: one row per revoked device, every version
+//! from 1 to the current one logged (a revocation and its log row commit together or not
+//! at all).
 //!
 //! `harness = false`: `main` is either the parent (the test) or the child.
 #![allow(
@@ -194,7 +197,76 @@ fn check(
             return Err(format!("acknowledged registration of {id} lost"));
         }
     }
-    Ok(())
+    log_agrees(spec)
+}
+
+/// The change log against the devices table, read in one statement: (version, log rows,
+/// versions logged, lowest and highest version logged, revoked devices, revoked devices
+/// without a log row).
+const LOG_CHECK: &str = "SELECT
+    (SELECT version FROM fwtoken_version WHERE id = 1),
+    (SELECT count(*) FROM fwtoken_changes),
+    (SELECT count(DISTINCT version) FROM fwtoken_changes),
+    (SELECT coalesce(min(version), 0) FROM fwtoken_changes),
+    (SELECT coalesce(max(version), 0) FROM fwtoken_changes),
+    (SELECT count(*) FROM fwtoken_devices WHERE revoked_at IS NOT NULL),
+    (SELECT count(*) FROM fwtoken_devices WHERE revoked_at IS NOT NULL
+       AND device_id NOT IN (SELECT id FROM fwtoken_changes WHERE kind = 1))";
+
+fn log_agrees(spec: &str) -> Result<(), String> {
+    let n: [i64; 7] = if let Some(path) = spec.strip_prefix("sqlite:") {
+        let c = rusqlite::Connection::open(path).map_err(|e| e.to_string())?;
+        c.query_row(LOG_CHECK, [], |r| {
+            Ok([
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ])
+        })
+        .map_err(|e| e.to_string())?
+    } else {
+        let (schema, url) = spec
+            .strip_prefix("postgres:")
+            .and_then(|r| r.split_once(':'))
+            .ok_or("bad spec")?;
+        let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .map_err(|e| e.to_string())?;
+            tokio::spawn(conn);
+            client
+                .batch_execute(&format!("SET search_path TO {schema}"))
+                .await
+                .map_err(|e| e.to_string())?;
+            let r = client
+                .query_one(LOG_CHECK, &[])
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut n = [0i64; 7];
+            for (i, v) in n.iter_mut().enumerate() {
+                *v = r.try_get(i).map_err(|e| e.to_string())?;
+            }
+            Ok::<_, String>(n)
+        })?
+    };
+    let [version, rows, versions, lowest, highest, revoked, unlogged] = n;
+    let ok = rows == revoked
+        && unlogged == 0
+        && versions == version
+        && (version == 0 || (lowest == 1 && highest == version));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "change log disagrees: version {version}, {rows} rows over {versions} versions \
+             ({lowest}..={highest}), {revoked} revoked devices, {unlogged} without a row"
+        ))
+    }
 }
 
 fn report(name: &str, started: Instant, r: Result<(usize, usize), String>) -> bool {

@@ -257,10 +257,12 @@ pub fn duration(data: &[u8]) {
     }
 }
 
-/// Identity: no panic; the skeleton is idempotent; equal skeletons are symmetric and give
-/// the same identity key and the same refusals; a name that passes the issue-time check
+/// Identity: no panic; the skeleton is idempotent and the same for the NFD and NFC forms of
+/// a name; equal skeletons are the same account both ways and give the same identity key;
+/// one identity key is one account for refusals; a name that passes the issue-time check
 /// has a non-empty skeleton.
 pub fn identity(data: &[u8]) {
+    use icu_normalizer::{ComposingNormalizerBorrowed, DecomposingNormalizerBorrowed};
     let Some(t) = text(data) else { return };
     // Two names: the input split at its first NUL (or the input and its upper case).
     let (a, b) = match t.split_once('\0') {
@@ -271,20 +273,25 @@ pub fn identity(data: &[u8]) {
     let sb = fwtoken::skeleton(&b).into_owned();
     assert_eq!(fwtoken::skeleton(&sa), sa.as_str(), "not idempotent: {a:?}");
     assert_eq!(fwtoken::skeleton(&sb), sb.as_str(), "not idempotent: {b:?}");
-    assert_eq!(
-        fwtoken::same_account(&a, &b),
-        fwtoken::same_account(&b, &a),
-        "not symmetric: {a:?} {b:?}"
-    );
+    let nfd = DecomposingNormalizerBorrowed::new_nfd().normalize(&a);
+    assert_eq!(fwtoken::skeleton(&nfd), sa.as_str(), "NFD differs: {a:?}");
+    let nfc = ComposingNormalizerBorrowed::new_nfc().normalize(&a);
+    assert_eq!(fwtoken::skeleton(&nfc), sa.as_str(), "NFC differs: {a:?}");
     let site = fwtoken::SiteDomains::new()
         .with("corp.example")
         .with("corp");
     if sa == sb {
         assert!(fwtoken::same_account(&a, &b), "{a:?} {b:?}");
+        assert!(fwtoken::same_account(&b, &a), "{a:?} {b:?}");
         assert_eq!(
             fwtoken::identity_key(&a, &site),
             fwtoken::identity_key(&b, &site)
         );
+    }
+    // Refusals read every way grouping does (and more).
+    let plain = fwtoken::SiteDomains::new();
+    if fwtoken::identity_key(&a, &plain) == fwtoken::identity_key(&b, &plain) {
+        assert!(fwtoken::same_account(&a, &b), "{a:?} {b:?}");
     }
     assert!(fwtoken::same_account(&a, &a), "{a:?}");
     if fwtoken::validate_new_user_name(&a).is_ok() {

@@ -87,6 +87,8 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// The working directory (where the default store file goes).
     pub dir: Option<PathBuf>,
+    /// The file-creation mask the server starts with (through `/bin/sh`'s `umask`).
+    pub umask: Option<u32>,
 }
 
 impl Launch {
@@ -105,10 +107,25 @@ impl Launch {
         self
     }
 
+    pub fn umask(mut self, mask: u32) -> Self {
+        self.umask = Some(mask);
+        self
+    }
+
     /// Starts the server on a port the OS picks and waits for its banner;
     /// `Err` holds the exit code and stderr when it exits instead.
     pub fn start(&self) -> Result<Server, (Option<i32>, String)> {
-        let mut c = clean(&server_bin());
+        let mut c = match self.umask {
+            // `exec` keeps the process id: the server is the child.
+            Some(mask) => {
+                let mut c = clean(Path::new("/bin/sh"));
+                c.arg("-c")
+                    .arg(format!("umask {mask:03o}; exec \"$0\" \"$@\""))
+                    .arg(server_bin());
+                c
+            }
+            None => clean(&server_bin()),
+        };
         c.args(["--listen", "127.0.0.1:0"])
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))

@@ -130,6 +130,8 @@ pub fn describe(e: &Event<'_>) -> String {
         Event::Note { route, note } => format!("note route={route} {note}"),
         Event::SecretsReloaded { primary, .. } => format!("secrets reloaded: primary {primary}"),
         Event::SecretsNotReloaded { error } => format!("secrets not reloaded: {error}"),
+        // As the server's log has them.
+        Event::Stats { .. } | Event::SecretsWarning { .. } => e.to_string(),
         _ => "other".into(),
     }
 }
@@ -290,4 +292,10 @@ impl Answer {
             .map(|v| v.to_str().unwrap().to_string())
             .collect()
     }
+}
+
+/// A refusal: this status and an empty body (the default rendering says nothing).
+pub fn assert_bare(answer: &Answer, status: StatusCode) {
+    assert_eq!(answer.status, status, "{answer:?}");
+    assert!(answer.body.is_empty(), "a refusal says nothing: {answer:?}");
 }

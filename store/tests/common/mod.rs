@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use fwtoken_store::{PostgresConfig, Store, StoreConfig};
 
+pub mod cluster;
+
 /// The environment variable naming the PostgreSQL test database.
 pub const PG_ENV: &str = "FWTOKEN_TEST_POSTGRES_URL";
 
@@ -101,14 +103,15 @@ impl Db {
             .unwrap()
     }
 
-    /// A store on this database; every call on SQLite and PostgreSQL is a new instance
-    /// (as another server or process would be); memory gives the one store.
+    /// A store on this database; every call is a new instance with a cache of its own (as
+    /// another server or process would be): on memory, another instance on the same
+    /// memory (`Store::new_instance`).
     pub async fn open(&self, config: StoreConfig) -> Store {
         match self {
             Db::Memory(m) => {
                 let existing = m.lock().unwrap().clone();
                 match existing {
-                    Some(s) => s,
+                    Some(s) => s.new_instance(config).await.unwrap(),
                     None => {
                         let s = Store::memory(config).await.unwrap();
                         *m.lock().unwrap() = Some(s.clone());
@@ -128,6 +131,48 @@ impl Db {
         !matches!(self, Db::Memory(_))
     }
 
+    /// Runs SQL on the database directly, behind the stores' backs (a restore from a
+    /// backup, an older writer): SQLite and PostgreSQL (in the test's schema) only.
+    pub async fn sql(&self, sql: &str) {
+        match self {
+            Db::Memory(_) => panic!("memory has no SQL"),
+            Db::Sqlite(t) => {
+                let (path, sql) = (t.path.clone(), sql.to_owned());
+                tokio::task::spawn_blocking(move || {
+                    let c = rusqlite::Connection::open(path).unwrap();
+                    c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+                    c.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; COMMIT;"))
+                        .unwrap();
+                })
+                .await
+                .unwrap();
+            }
+            Db::Postgres { url, schema } => {
+                let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                let driver = tokio::spawn(conn);
+                client
+                    .batch_execute(&format!(
+                        "SET search_path TO {schema}; BEGIN; {sql}; COMMIT;"
+                    ))
+                    .await
+                    .unwrap();
+                drop(client);
+                let _ = driver.await;
+            }
+        }
+    }
+
+    /// `bytes` as an SQL literal of this database.
+    pub fn blob(&self, bytes: &[u8]) -> String {
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        match self {
+            Db::Postgres { .. } => format!("'\\x{hex}'::bytea"),
+            _ => format!("X'{hex}'"),
+        }
+    }
+
     /// Drops the PostgreSQL schema (the cluster is throwaway anyway).
     pub async fn cleanup(&self) {
         if let Db::Postgres { url, schema } = self
@@ -143,7 +188,38 @@ impl Db {
     }
 }
 
-/// Runs a test body on PostgreSQL, or prints SKIPPED.
+/// The same cases on SQLite and PostgreSQL only: cases that reach into the database with
+/// SQL (memory has no backups and no other writers).
+#[macro_export]
+macro_rules! sql_backend_tests {
+    ($cases:path; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    use $cases as cases;
+                    let db = $crate::common::Db::sqlite(stringify!($name));
+                    cases::$name(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    use $cases as cases;
+                    let test = concat!("postgres::", stringify!($name));
+                    let Some(db) = $crate::common::Db::postgres(test) else { return };
+                    cases::$name(&db).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
+/// Runs a test body on memory, SQLite and PostgreSQL (or prints SKIPPED for the last
+/// without a database).
 #[macro_export]
 macro_rules! backend_tests {
     ($cases:path; $($name:ident),* $(,)?) => {
