@@ -153,6 +153,16 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt)
             .iter(|| async { black_box(layer.clone().oneshot(request()).await.unwrap()) });
     });
+    // The layer around the whole router (one wrap, before routing), as a server that
+    // puts every route under it may add it.
+    let around = tower::Layer::layer(
+        &auth.layer(),
+        Router::new().route("/fotoweb/me", get(with_layer)),
+    );
+    group.bench_function("layer_around_router", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(around.clone().oneshot(request()).await.unwrap()) });
+    });
     group.bench_function("direct", |b| {
         b.to_async(&rt)
             .iter(|| async { black_box(direct_router.clone().oneshot(request()).await.unwrap()) });

@@ -157,7 +157,9 @@ async fn outcome(parts: &mut Parts) -> Outcome {
     if let Some(done) = ctx.caller() {
         return done;
     }
-    let outcome = authenticate(&ctx, parts).await;
+    // Boxed: the store's futures inside it are large, and every extractor's and handler's
+    // future that holds this one would otherwise be moved with all of it.
+    let outcome = Box::pin(authenticate(&ctx, parts)).await;
     // Requests are handled one extractor at a time: nobody set it meanwhile.
     ctx.set_caller(outcome.clone());
     outcome
@@ -247,7 +249,11 @@ fn cookie_headers(headers: &HeaderMap) -> impl Iterator<Item = Cow<'_, str>> {
     headers
         .get_all(header::COOKIE)
         .iter()
-        .map(|v| String::from_utf8_lossy(v.as_bytes()))
+        .map(|v| match v.to_str() {
+            // Visible ASCII, the usual case: no copy, and a faster check than UTF-8's.
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(v.as_bytes()),
+        })
 }
 
 /// True when some `Cookie` header has a pair named `FWSession`, whatever its value.

@@ -20,11 +20,14 @@ use crate::refusal::{Event, Note, Refusal, kind};
 /// session cookie, the matched route and the caller once computed. It lives in a tokio
 /// task-local scoped around the route's future: no allocation per request, and a handler
 /// outside the layer finds none (500, naming the layer).
+///
+/// The rarely set and the large slots are boxed: the scope travels inside the route's
+/// future, which is moved (copied) several times on its way to the executor.
 struct Scope {
     auth: FwAuth,
-    reissued: OnceLock<HeaderValue>,
+    reissued: OnceLock<Box<HeaderValue>>,
     route: OnceLock<MatchedPath>,
-    caller: OnceLock<crate::caller::Outcome>,
+    caller: OnceLock<Box<crate::caller::Outcome>>,
 }
 
 tokio::task_local! {
@@ -60,17 +63,20 @@ impl RequestCtx {
 
     /// Hands a re-sealed session cookie to the response (the first one wins).
     pub(crate) fn reissue(&self, set_cookie: HeaderValue) {
-        let _ = SCOPE.try_with(|s| s.reissued.set(set_cookie));
+        let _ = SCOPE.try_with(|s| s.reissued.set(Box::new(set_cookie)));
     }
 
     /// The request's caller, when an extractor computed it already.
     pub(crate) fn caller(&self) -> Option<crate::caller::Outcome> {
-        SCOPE.try_with(|s| s.caller.get().cloned()).ok().flatten()
+        SCOPE
+            .try_with(|s| s.caller.get().map(|o| (**o).clone()))
+            .ok()
+            .flatten()
     }
 
     /// Keeps the request's caller for the extractors after this one.
     pub(crate) fn set_caller(&self, outcome: crate::caller::Outcome) {
-        let _ = SCOPE.try_with(|s| s.caller.set(outcome));
+        let _ = SCOPE.try_with(|s| s.caller.set(Box::new(outcome)));
     }
 
     /// Reports a note about this request.
@@ -227,7 +233,7 @@ fn finish(scope: &Scope, mut response: Response) -> Response {
     {
         response
             .headers_mut()
-            .append(header::SET_COOKIE, cookie.clone());
+            .append(header::SET_COOKIE, (**cookie).clone());
     }
     response
 }

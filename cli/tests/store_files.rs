@@ -13,7 +13,9 @@ fn migrate(store: &str) -> std::process::Output {
             c.env_remove(k);
         }
     }
-    c.args(["--store", store, "store", "migrate"]).output().unwrap()
+    c.args(["--store", store, "store", "migrate"])
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -30,7 +32,10 @@ fn store_migrate_warns_about_a_store_file_others_can_read() {
     let o = migrate(&store);
     assert_eq!(o.status.code(), Some(0));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("warning:") && err.contains("mode 644"), "{err}");
+    assert!(
+        err.contains("warning:") && err.contains("mode 644"),
+        "{err}"
+    );
     assert!(err.contains("fw.sqlite"), "{err}");
     let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o644, "the mode is the operator's to change");
