@@ -511,42 +511,6 @@ async fn two_instances_on_one_postgres_database() {
     assert_eq!(login(&b, &token).await.status(), StatusCode::UNAUTHORIZED);
 }
 
-/// Makes the file read-only for the server: `chattr +i` as root (root writes through file
-/// modes), the file mode otherwise; undone on drop.
-struct ReadOnly(std::path::PathBuf);
-
-impl ReadOnly {
-    fn new(path: &std::path::Path) -> Self {
-        let root = std::process::Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-        if root {
-            let status = std::process::Command::new("chattr")
-                .arg("+i")
-                .arg(path)
-                .status()
-                .unwrap();
-            assert!(status.success(), "chattr +i {}", path.display());
-        } else {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).unwrap();
-        }
-        Self(path.to_path_buf())
-    }
-}
-
-impl Drop for ReadOnly {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("chattr")
-            .arg("-i")
-            .arg(&self.0)
-            .status();
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o644));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_file_the_server_cannot_write_is_refused_at_start() {
     // On the project's disk (chattr needs a file system with the flag).
@@ -554,7 +518,7 @@ async fn a_sqlite_file_the_server_cannot_write_is_refused_at_start() {
     let launch = sqlite_launch(dir.path());
     // Created by a first start: a valid database.
     launch.start().unwrap().kill();
-    let _guard = ReadOnly::new(&dir.path().join("fw.sqlite"));
+    let _guard = fwtoken_store::testing::ReadOnlyFile::new(&dir.path().join("fw.sqlite")).unwrap();
     // Before the fix it started, answered the session with 200 and every login with 503.
     let (code, stderr) = launch.start().err().expect("started on a read-only store");
     assert_eq!(code, Some(2), "{stderr}");

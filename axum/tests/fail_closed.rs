@@ -81,42 +81,6 @@ async fn a_deleted_sqlite_file_is_503_within_max_stale() {
     assert!(!path.exists());
 }
 
-/// Makes the file read-only for this process: `chattr +i` as root (root writes through
-/// file modes), the file mode otherwise; undone on drop.
-struct ReadOnly(PathBuf);
-
-impl ReadOnly {
-    fn new(path: &Path) -> Self {
-        let root = std::process::Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-        if root {
-            let status = std::process::Command::new("chattr")
-                .arg("+i")
-                .arg(path)
-                .status()
-                .unwrap();
-            assert!(status.success(), "chattr +i {}", path.display());
-        } else {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).unwrap();
-        }
-        Self(path.to_path_buf())
-    }
-}
-
-impl Drop for ReadOnly {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("chattr")
-            .arg("-i")
-            .arg(&self.0)
-            .status();
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o644));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_the_server_cannot_write_stops_it_from_starting() {
     // On the project's disk (chattr needs a file system with the flag).
@@ -127,7 +91,7 @@ async fn a_store_the_server_cannot_write_stops_it_from_starting() {
     std::thread::spawn(move || drop(fwtoken_store::BlockingStore::sqlite(created, config())))
         .join()
         .unwrap();
-    let _guard = ReadOnly::new(&path);
+    let _guard = fwtoken_store::testing::ReadOnlyFile::new(&path).unwrap();
     let store = Store::sqlite(&path, config()).await.unwrap();
     let auth = FwAuth::builder(ring(), store).build().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -380,3 +380,52 @@ impl Backend for FaultyBackend {
         self.guard(Op::CheckWritable, || self.inner.check_writable())
     }
 }
+
+/// Makes a file read-only for this process and the ones it starts, until dropped: `chattr
+/// +i` when running as root (root writes through file modes), mode 0444 otherwise. For
+/// tests of a store, or a server, that must refuse a database it cannot write. `chattr`
+/// needs a file system with the immutable flag (ext4, xfs, btrfs; not tmpfs): put the file
+/// under the project's target directory (`CARGO_TARGET_TMPDIR`), not in `/tmp`.
+#[cfg(unix)]
+#[derive(Debug)]
+pub struct ReadOnlyFile(std::path::PathBuf);
+
+#[cfg(unix)]
+impl ReadOnlyFile {
+    /// Makes `path` read-only; the error says why it could not.
+    pub fn new(path: &std::path::Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        if root {
+            let status = std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(path)
+                .status()?;
+            if !status.success() {
+                return Err(std::io::Error::other(format!(
+                    "chattr +i {} failed ({status})",
+                    path.display()
+                )));
+            }
+        } else {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444))?;
+        }
+        Ok(Self(path.to_path_buf()))
+    }
+}
+
+#[cfg(unix)]
+impl Drop for ReadOnlyFile {
+    /// Writable again (mode 0644), so the test's temporary directory can be removed.
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+        let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o644));
+    }
+}

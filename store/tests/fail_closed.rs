@@ -182,42 +182,6 @@ async fn without_a_cache_a_deleted_file_is_seen_by_the_next_call() {
     everything_unavailable(&store, &id).await;
 }
 
-/// Makes the file read-only for this process: `chattr +i` as root (root writes through
-/// file modes), the file mode otherwise; undone on drop.
-struct ReadOnly(PathBuf);
-
-impl ReadOnly {
-    fn new(path: &Path) -> Self {
-        let root = std::process::Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-        if root {
-            let status = std::process::Command::new("chattr")
-                .arg("+i")
-                .arg(path)
-                .status()
-                .unwrap();
-            assert!(status.success(), "chattr +i {}", path.display());
-        } else {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).unwrap();
-        }
-        Self(path.to_path_buf())
-    }
-}
-
-impl Drop for ReadOnly {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("chattr")
-            .arg("-i")
-            .arg(&self.0)
-            .status();
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o644));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_sqlite_file_fails_the_write_check() {
     // On the project's own disk (chattr needs a file system that has the flag).
@@ -244,7 +208,7 @@ async fn a_read_only_sqlite_file_fails_the_write_check() {
     .join()
     .unwrap();
 
-    let _guard = ReadOnly::new(&path);
+    let _guard = fwtoken_store::testing::ReadOnlyFile::new(&path).unwrap();
     // It opens, and reads work: without the check a server would start and answer
     // session checks while refusing every login.
     let store = Store::sqlite(&path, config()).await.unwrap();
