@@ -273,7 +273,10 @@ impl LoginToken {
             Some(meant) => {
                 identity::validate_user_name(&meant)?;
                 policy.check(not_before, expires, parsed.user)?;
-                policy.check(not_before, expires, &meant)?;
+                // The repaired name is refused like the name as sent.
+                if identity::any_denies(&policy.denied_users, &meant) {
+                    return Err(Error::DeniedUser);
+                }
                 meant
             }
             None => {

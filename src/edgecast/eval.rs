@@ -220,18 +220,14 @@ impl EdgeParams {
             EdgeRefusal::CountryNotAllowed,
             EdgeRefusal::CountryDenied,
         )?;
+        let case = if request.ignore_url_case {
+            Case::Ignore
+        } else {
+            Case::Exact
+        };
         if !self.url_allow().is_empty() {
             let path = path_only(request.path);
-            let starts = |p: &String| {
-                let p = p.as_bytes();
-                path.as_bytes().get(..p.len()).is_some_and(|head| {
-                    if request.ignore_url_case {
-                        head.eq_ignore_ascii_case(p)
-                    } else {
-                        head == p
-                    }
-                })
-            };
+            let starts = |p: &String| case.starts_with(path, p);
             if has_dot_segment(path) || !self.url_allow().iter().any(starts) {
                 return Err(EdgeRefusal::UrlNotAllowed);
             }
@@ -245,11 +241,6 @@ impl EdgeParams {
             return Err(EdgeRefusal::HostNotAllowed);
         }
         let referrer = request.referrer.filter(|r| !r.trim().is_empty());
-        let case = if request.ignore_url_case {
-            Case::Ignore
-        } else {
-            Case::Exact
-        };
         allow_wins(
             |rule: &String| referrer_matches(rule, referrer, case),
             self.ref_allow(),

@@ -158,9 +158,17 @@ impl Denied {
     }
 }
 
-/// True when any of `denied` refuses `candidate`.
+/// True when any of `denied` refuses `candidate`: the candidate's skeleton is made once,
+/// whatever the number of refused users.
 pub(crate) fn any_denies(denied: &[Denied], candidate: &str) -> bool {
-    denied.iter().any(|d| d.matches(candidate))
+    if denied.is_empty() {
+        return false;
+    }
+    if candidate.is_ascii() {
+        return denied.iter().any(|d| d.matches(candidate));
+    }
+    let skel = skeleton(candidate);
+    denied.iter().any(|d| any_reading(&skel, |r| r == d.0))
 }
 
 /// The domains that are the site's own: a name in one of them is the same user as the

@@ -101,10 +101,8 @@ fn ignorables_and_turkic_i(s: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(s)
     };
-    if !s
-        .chars()
-        .any(|c| matches!(c, 'I' | 'i' | '\u{0130}' | '\u{0131}'))
-    {
+    // Without these the loop below gives its input back (a lone `i` stays `i`).
+    if !s.contains(['I', '\u{0130}', '\u{0131}', DOT_ABOVE]) {
         return s;
     }
     let ccc = CanonicalCombiningClassMapBorrowed::new();
