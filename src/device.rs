@@ -82,6 +82,10 @@ pub struct DeviceRecord {
     pub issued_at: OffsetDateTime,
 }
 
+/// Devices one user may hold at once by default: FotoWeb's number. [`DevicePolicy`], the
+/// `fwtoken` command, `fwtoken-axum` and the example server use it.
+pub const DEFAULT_MAX_DEVICES: usize = 10;
+
 /// What a server accepts and allows for device tokens.
 ///
 /// Defaults: no maximum age (a device token lives until revoked), a clock leeway of 60 s
@@ -99,7 +103,7 @@ impl Default for DevicePolicy {
         Self {
             max_age: None,
             leeway: Duration::from_secs(60),
-            max_devices: 10,
+            max_devices: DEFAULT_MAX_DEVICES,
         }
     }
 }

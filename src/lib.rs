@@ -44,8 +44,8 @@ pub use cachelink::{
 #[cfg(feature = "std")]
 pub use device::MemoryRegistry;
 pub use device::{
-    ClientBoundId, DeviceClaims, DeviceId, DevicePolicy, DeviceRecord, DeviceRegistry, DeviceToken,
-    MAX_CLIENT_ID_LEN, SESSION_COOKIE_NAME, SameSite, SessionCookie,
+    ClientBoundId, DEFAULT_MAX_DEVICES, DeviceClaims, DeviceId, DevicePolicy, DeviceRecord,
+    DeviceRegistry, DeviceToken, MAX_CLIENT_ID_LEN, SESSION_COOKIE_NAME, SameSite, SessionCookie,
 };
 pub use duration::{MAX_DURATION_LEN, format_duration, parse_duration};
 #[cfg(feature = "edgecast")]

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use fwtoken::time::OffsetDateTime;
 use fwtoken::{
     ApiKey, ApiPolicy, CacheLink, CacheLinkSigner, DevicePolicy, DeviceToken, EdgeKey, EdgeKeyRing,
-    Error, KeyRing, LoginPolicy, Secret, SessionCookie, SiteDomains,
+    Error, KeyRing, LoginPolicy, Secret, SessionCookie,
 };
 use fwtoken_store::{ConfigError, DeviceLimit, SecretsFile, Store};
 use http::{HeaderValue, StatusCode, header};
@@ -18,8 +18,9 @@ use http::{HeaderValue, StatusCode, header};
 use crate::layer::FwAuthLayer;
 use crate::refusal::{Event, EventHook, Refusal, RenderHook, bare, error_kind, kind};
 
-/// Devices one user may hold at once: FotoWeb's number (and [`DevicePolicy`]'s default).
-pub const DEFAULT_MAX_DEVICES: usize = 10;
+/// Devices one user may hold at once: FotoWeb's number ([`fwtoken::DEFAULT_MAX_DEVICES`],
+/// [`DevicePolicy`]'s default).
+pub const DEFAULT_MAX_DEVICES: usize = fwtoken::DEFAULT_MAX_DEVICES;
 
 /// Clock leeway for login, API and device tokens.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
@@ -74,7 +75,6 @@ pub(crate) struct Shared {
     pub(crate) client_address: ClientAddress,
     pub(crate) cache_prefix: String,
     pub(crate) cache_max_age: Duration,
-    domains: SiteDomains,
     render: RenderHook,
     events: EventHook,
 }
@@ -111,7 +111,6 @@ pub struct FwAuthBuilder {
     owner: Option<String>,
     denied: Vec<String>,
     legacy_utf8_encode: bool,
-    domains: SiteDomains,
     leeway: Duration,
     limit: DeviceLimit,
     single_use_login: bool,
@@ -167,14 +166,6 @@ impl FwAuthBuilder {
     #[must_use]
     pub fn legacy_utf8_encode(mut self, on: bool) -> Self {
         self.legacy_utf8_encode = on;
-        self
-    }
-
-    /// The site's own domains, for [`FwAuth::user_key`] (give the store the same ones:
-    /// devices are grouped under it).
-    #[must_use]
-    pub fn domains(mut self, domains: SiteDomains) -> Self {
-        self.domains = domains;
         self
     }
 
@@ -337,7 +328,6 @@ impl FwAuthBuilder {
             client_address: self.client_address,
             cache_prefix: self.cache_prefix,
             cache_max_age: self.cache_max_age,
-            domains: self.domains,
             render: self.render,
             events: self.events,
         })))
@@ -364,7 +354,6 @@ impl FwAuth {
             owner: None,
             denied: Vec::new(),
             legacy_utf8_encode: false,
-            domains: SiteDomains::new(),
             leeway: DEFAULT_LEEWAY,
             limit: DeviceLimit::refuse(DEFAULT_MAX_DEVICES),
             single_use_login: true,
@@ -529,10 +518,11 @@ impl FwAuth {
         self.0.limit
     }
 
-    /// The identity key `user` is grouped under with this site's domains
-    /// ([`fwtoken::identity_key`]): compare users by it, never by their spelling.
+    /// The identity key `user` is grouped under ([`fwtoken::identity_key`] with the site
+    /// domains of the store, [`fwtoken_store::StoreConfig::domains`]): compare users by it,
+    /// never by their spelling.
     pub fn user_key(&self, user: &str) -> String {
-        fwtoken::identity_key(user, &self.0.domains)
+        self.0.store.user_key(user)
     }
 
     /// Reports an event to the site's hook.

@@ -249,12 +249,11 @@ fn revoke(a: Revoke, ctx: &Ctx) -> CliResult {
             ));
         }
     };
+    println!("{out}");
     if out.get("revoked").and_then(serde_json::Value::as_u64) == Some(0) {
-        println!("{out}");
         return Err(CliError::Refused(
             "no active API token matched: nothing revoked (check the name)".into(),
         ));
     }
-    println!("{out}");
     Ok(())
 }

@@ -10,9 +10,8 @@ use serde_json::json;
 use crate::Ctx;
 use crate::common::{CliError, CliResult, issue_error, now, parse_duration, rfc3339, store_error};
 
-/// Devices one user may hold when registering in a store: FotoWeb's number, the same as
-/// `fwtoken::DevicePolicy`, fwtoken-axum and the example server.
-pub const DEFAULT_MAX_DEVICES: usize = 10;
+/// Devices one user may hold when registering in a store: FotoWeb's number, the core's.
+pub const DEFAULT_MAX_DEVICES: usize = fwtoken::DEFAULT_MAX_DEVICES;
 
 /// `fwtoken device ...`
 #[derive(Subcommand, Debug)]

@@ -316,7 +316,9 @@ impl Backend for MemoryBackend {
             Ok(match s.devices.get_mut(&id) {
                 Some(d)
                     if d.revoked.is_none()
-                        && d.last_seen.is_none_or(|t| t <= now.saturating_sub(60)) =>
+                        && d.last_seen.is_none_or(|t| {
+                            t <= now.saturating_sub(crate::store::LAST_SEEN_INTERVAL_SECS)
+                        }) =>
                 {
                     d.last_seen = Some(now);
                     true

@@ -173,6 +173,11 @@ pub(crate) fn from_secs(s: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp(s).map_err(|_| StoreError::Corrupt("time out of range"))
 }
 
+/// A version number as stored (a signed 64-bit column): never negative.
+pub(crate) fn version_u64(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative version"))
+}
+
 /// A 16-byte id from a stored blob.
 pub(crate) fn id16(b: &[u8]) -> Result<[u8; 16], StoreError> {
     b.try_into()

@@ -14,7 +14,7 @@ use crate::backend::{
 };
 use crate::error::StoreError;
 use crate::model::{
-    ApiSelector, ApiTokenEntry, DeviceEntry, DeviceLimit, Registered, from_secs, id16,
+    ApiSelector, ApiTokenEntry, DeviceEntry, DeviceLimit, Registered, from_secs, id16, version_u64,
 };
 
 mod changelog;
@@ -190,10 +190,6 @@ impl PostgresBackend {
         backend.migrate(domains).await?;
         Ok(backend)
     }
-}
-
-fn version_u64(v: i64) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative version"))
 }
 
 impl PostgresBackend {
@@ -407,7 +403,11 @@ impl Backend for PostgresBackend {
                 .execute(
                     "UPDATE fwtoken_devices SET last_seen = $2 WHERE device_id = $1
                      AND revoked_at IS NULL AND (last_seen IS NULL OR last_seen <= $3)",
-                    &[&&id[..], &now, &now.saturating_sub(60)],
+                    &[
+                        &&id[..],
+                        &now,
+                        &now.saturating_sub(crate::store::LAST_SEEN_INTERVAL_SECS),
+                    ],
                 )
                 .await?;
             Ok(n > 0)

@@ -178,10 +178,6 @@ impl SqliteBackend {
     }
 }
 
-fn to_u64(v: i64) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative version"))
-}
-
 /// Collects the 16-byte ids a `RETURNING` statement gives.
 fn returned_ids(
     tx: &rusqlite::Transaction<'_>,
@@ -201,7 +197,7 @@ fn version_of(tx: &rusqlite::Transaction<'_>) -> Result<u64, StoreError> {
         [],
         |r| r.get(0),
     )?;
-    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative version"))
+    crate::model::version_u64(v)
 }
 
 fn register_device(
@@ -324,7 +320,11 @@ impl Backend for SqliteBackend {
             let n = tx.execute(
                 "UPDATE fwtoken_devices SET last_seen = ?2 WHERE device_id = ?1
                  AND revoked_at IS NULL AND (last_seen IS NULL OR last_seen <= ?3)",
-                params![&id[..], now, now.saturating_sub(60)],
+                params![
+                    &id[..],
+                    now,
+                    now.saturating_sub(crate::store::LAST_SEEN_INTERVAL_SECS)
+                ],
             )?;
             Ok(n > 0)
         })

@@ -6,7 +6,8 @@ use crate::backend::{ChangeRow, ChangeSnapshot, Kind, LogRetention};
 use crate::error::StoreError;
 use crate::model::id16;
 
-use super::{NOTIFY_CHANNEL, PostgresBackend, version_u64};
+use super::{NOTIFY_CHANNEL, PostgresBackend};
+use crate::model::version_u64;
 
 /// Bumps the version (with a new random stamp) under its row lock, logs `ids` as made
 /// inactive at it and notifies, in one statement inside the caller's transaction: the one
@@ -41,7 +42,7 @@ pub(super) async fn bump(
         .query_one(&st, &[&NOTIFY_CHANNEL, &kind.code(), &now, &ids])
         .await?
         .try_get(0)?;
-    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative version"))
+    version_u64(v)
 }
 
 /// The ids a `RETURNING` statement gives.

@@ -9,7 +9,8 @@ use tokio_postgres::{AsyncMessage, Client, Connection};
 use crate::backend::VersionSink;
 use crate::error::StoreError;
 
-use super::{NOTIFY_CHANNEL, version_u64};
+use super::NOTIFY_CHANNEL;
+use crate::model::version_u64;
 
 /// Runs one `LISTEN` connection until it ends: after `LISTEN`, reads the version (a change
 /// committed while no connection listened is applied now), then reads it again after

@@ -7,7 +7,7 @@ use crate::backend::{ChangeRow, ChangeSnapshot, Kind, LogRetention};
 use crate::error::StoreError;
 use crate::model::id16;
 
-use super::to_u64;
+use crate::model::version_u64;
 
 /// Bumps the version (with a new random stamp) and logs `ids` as made inactive at it, in
 /// the caller's write transaction: the one way a version moves. `ids` is never empty.
@@ -35,7 +35,7 @@ pub(super) fn bump(
     for id in ids {
         log.execute(params![v, stamp, kind.code(), &id[..], now])?;
     }
-    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative version"))
+    version_u64(v)
 }
 
 /// The version row and, above `after`, the change log (see `ChangeSnapshot`), in the
@@ -51,9 +51,9 @@ pub(super) fn changes_since(
         )?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
     let mut snap = ChangeSnapshot {
-        version: to_u64(version)?,
+        version: version_u64(version)?,
         stamp,
-        purged_to: to_u64(purged_to)?,
+        purged_to: version_u64(purged_to)?,
         purged_stamp,
         rows: Vec::new(),
     };
@@ -82,7 +82,7 @@ pub(super) fn changes_since(
         .collect::<Result<Vec<_>, _>>()?;
     for (version, stamp, kind, id) in rows {
         snap.rows.push(ChangeRow {
-            version: to_u64(version)?,
+            version: version_u64(version)?,
             stamp,
             kind: Kind::from_code(kind)?,
             id: id16(&id)?,
